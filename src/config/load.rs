@@ -1,0 +1,141 @@
+//! Reads a configuration folder (`zones/`, `probes/`, `geoip/`) and returns a validated Config.
+
+use super::error::{ConfigError, ConfigErrors, Problems};
+use super::spec::{GeoIpFile, ProbesFile, RegionCatalogFile, RegionsHealthFile, ZoneFile};
+use super::{Config, settings, validate};
+use serde::de::DeserializeOwned;
+use std::path::{Path, PathBuf};
+
+/// Largest configuration file read (a guard against pointing the server at the wrong file).
+const MAX_FILE_BYTES: u64 = 16 * 1024 * 1024;
+
+/// Loads and validates the configuration in `dir`. Either everything is valid, or every problem
+/// found is returned (with file:line:col) and nothing is built.
+pub fn load(dir: &Path) -> Result<Config, ConfigErrors> {
+    let mut found = Vec::new();
+
+    let catalog_path = dir.join("geoip").join("regions.yaml");
+    let catalog: Option<RegionCatalogFile> = parse_file(&catalog_path, &mut found);
+    let regions = catalog
+        .map(|c| settings::build_catalog(&catalog_path, c, &mut found))
+        .unwrap_or_default();
+
+    let geoip_path = dir.join("geoip").join("geoip.yaml");
+    let geoip = if geoip_path.exists() {
+        parse_file::<GeoIpFile>(&geoip_path, &mut found).unwrap_or_default()
+    } else {
+        GeoIpFile::default()
+    };
+    let geoip = settings::build_geoip(&geoip_path, geoip, &regions, &mut found);
+
+    let mut policy_files = Vec::new();
+    let mut region_health = None;
+    for path in yaml_files(&dir.join("probes"), false, &mut found) {
+        if path.file_name().is_some_and(|n| n == "regions.yaml") {
+            region_health = parse_file::<RegionsHealthFile>(&path, &mut found).map(|f| (path, f));
+        } else if let Some(f) = parse_file::<ProbesFile>(&path, &mut found) {
+            policy_files.push((path, f));
+        }
+    }
+    let policies = settings::build_policies(policy_files, &mut found);
+    let region_health = match region_health {
+        Some((path, f)) => settings::build_region_health(&path, f, &regions, &policies, &mut found),
+        None => Default::default(),
+    };
+
+    let mut zones = Vec::new();
+    let zone_paths = yaml_files(&dir.join("zones"), true, &mut found);
+    for path in &zone_paths {
+        if let Some(file) = parse_file::<ZoneFile>(path, &mut found) {
+            let mut problems = Problems::new(path, &mut found);
+            if let Some(zone) = validate::build_zone(file, &regions, &policies, &mut problems) {
+                zones.push((path.clone(), zone));
+            }
+        }
+    }
+    validate::check_across_zones(&zones, &mut found);
+
+    if !found.is_empty() {
+        return Err(ConfigErrors::new(found));
+    }
+    Ok(Config {
+        dir: dir.to_path_buf(),
+        zones: zones.into_iter().map(|(_, z)| z).collect(),
+        regions,
+        geoip,
+        policies,
+        region_health,
+    })
+}
+
+/// The `*.yaml`/`*.yml` files of a folder, sorted. Hidden entries (such as the `..data` folder of
+/// a Kubernetes ConfigMap mount) are skipped; their visible symlinks are followed.
+fn yaml_files(dir: &Path, required: bool, found: &mut Vec<ConfigError>) -> Vec<PathBuf> {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) => {
+            if required || e.kind() != std::io::ErrorKind::NotFound {
+                found.push(ConfigError::file(dir, format!("cannot read folder: {e}")));
+            }
+            return Vec::new();
+        }
+    };
+    let mut files: Vec<PathBuf> = entries
+        .filter_map(|e| e.ok())
+        .map(|e| e.path())
+        .filter(|p| {
+            let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
+            !name.starts_with('.')
+                && (name.ends_with(".yaml") || name.ends_with(".yml"))
+                && p.is_file()
+        })
+        .collect();
+    files.sort();
+    if required && files.is_empty() {
+        found.push(ConfigError::file(dir, "no .yaml file: nothing to serve"));
+    }
+    files
+}
+
+/// Reads and deserializes one YAML file, recording a located error on failure.
+fn parse_file<T: DeserializeOwned>(path: &Path, found: &mut Vec<ConfigError>) -> Option<T> {
+    let text = match read_text(path) {
+        Ok(t) => t,
+        Err(message) => {
+            found.push(ConfigError::file(path, message));
+            return None;
+        }
+    };
+    match serde_saphyr::from_str::<T>(&text) {
+        Ok(v) => Some(v),
+        Err(e) => {
+            found.push(yaml_error(path, &e));
+            None
+        }
+    }
+}
+
+fn read_text(path: &Path) -> Result<String, String> {
+    let meta = std::fs::metadata(path).map_err(|e| format!("cannot read: {e}"))?;
+    if meta.len() > MAX_FILE_BYTES {
+        return Err(format!("file is larger than {MAX_FILE_BYTES} bytes"));
+    }
+    std::fs::read_to_string(path).map_err(|e| format!("cannot read: {e}"))
+}
+
+/// Turns a YAML error into a located one-line error.
+fn yaml_error(path: &Path, e: &serde_saphyr::Error) -> ConfigError {
+    let options = serde_saphyr::render_options! { snippets: serde_saphyr::SnippetMode::Off };
+    let rendered = e.render_with_options(options);
+    let message = rendered.lines().next().unwrap_or("invalid YAML").trim();
+    // The plain rendering ends with " at line L column C"; the location is given separately.
+    let message = match message.rfind(" at line ") {
+        Some(i) => &message[..i],
+        None => message,
+    };
+    let (line, column) = e
+        .location()
+        .map(|l| (l.line(), l.column()))
+        .unwrap_or((1, 1));
+    ConfigError::at(path, line.max(1), column, message.to_string())
+}

@@ -1,0 +1,325 @@
+//! The validated, immutable configuration that the server runs on, and how to load it.
+//!
+//! `spec.rs` holds the on-disk serde types; `load.rs` reads the folder; `validate.rs` and
+//! `settings.rs` check everything and build the types below. Nothing unvalidated gets out.
+
+pub mod error;
+mod load;
+mod settings;
+pub mod spec;
+mod validate;
+
+pub use error::{ConfigError, ConfigErrors};
+pub use load::load;
+pub use validate::is_within;
+
+use crate::geo::Point;
+use ipnet::IpNet;
+use std::collections::{BTreeMap, HashMap};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// A whole validated configuration.
+#[derive(Debug)]
+pub struct Config {
+    /// The folder it was read from.
+    pub dir: PathBuf,
+    /// Served zones, in file order.
+    pub zones: Vec<Zone>,
+    /// The region catalogue.
+    pub regions: RegionCatalog,
+    /// GeoIP settings (`geoip/geoip.yaml`).
+    pub geoip: GeoIpSettings,
+    /// Probe policies by name.
+    pub policies: BTreeMap<String, ProbePolicy>,
+    /// Operator region health (`probes/regions.yaml`).
+    pub region_health: RegionHealthSettings,
+}
+
+/// Region name → coordinates.
+#[derive(Debug, Default)]
+pub struct RegionCatalog {
+    /// Every region, sorted by name.
+    pub regions: Vec<Region>,
+    index: HashMap<String, usize>,
+}
+
+impl RegionCatalog {
+    /// Builds the catalogue from regions (sorted by name on the way in).
+    pub fn new(mut regions: Vec<Region>) -> Self {
+        regions.sort_by(|a, b| a.name.cmp(&b.name));
+        let index = regions
+            .iter()
+            .enumerate()
+            .map(|(i, r)| (r.name.clone(), i))
+            .collect();
+        Self { regions, index }
+    }
+
+    /// The index of a region by name.
+    pub fn find(&self, name: &str) -> Option<usize> {
+        self.index.get(name).copied()
+    }
+
+    /// The region at an index from [`RegionCatalog::find`].
+    pub fn get(&self, index: usize) -> &Region {
+        &self.regions[index]
+    }
+}
+
+/// One region.
+#[derive(Debug, Clone)]
+pub struct Region {
+    /// ARM name, e.g. `eastus`.
+    pub name: String,
+    /// Display name, e.g. `East US`.
+    pub display_name: String,
+    /// Coordinates.
+    pub point: Point,
+}
+
+/// One served zone.
+#[derive(Debug)]
+pub struct Zone {
+    /// Lower-case apex without the trailing dot, e.g. `azurecr.io`.
+    pub name: String,
+    /// TTL of the apex records.
+    pub ttl: u32,
+    /// The SOA.
+    pub soa: Soa,
+    /// NS records at the apex.
+    pub nameservers: Vec<NameServer>,
+    /// Registries of the zone.
+    pub registries: Vec<Registry>,
+    /// Views of the zone.
+    pub views: Vec<View>,
+}
+
+/// SOA fields, names lower-case without trailing dot.
+#[derive(Debug)]
+pub struct Soa {
+    /// Primary server.
+    pub mname: String,
+    /// Mailbox.
+    pub rname: String,
+    /// Serial.
+    pub serial: u32,
+    /// Refresh.
+    pub refresh: u32,
+    /// Retry.
+    pub retry: u32,
+    /// Expire.
+    pub expire: u32,
+    /// Negative TTL bound.
+    pub minimum: u32,
+}
+
+/// An NS target and its glue.
+#[derive(Debug)]
+pub struct NameServer {
+    /// Host name, lower-case without trailing dot.
+    pub name: String,
+    /// Addresses, served when the host lies in the zone.
+    pub addresses: Addresses,
+}
+
+/// A set of IPv4 and IPv6 addresses answered as A and AAAA.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Addresses {
+    /// A records.
+    pub v4: Vec<Ipv4Addr>,
+    /// AAAA records.
+    pub v6: Vec<Ipv6Addr>,
+}
+
+impl Addresses {
+    /// Splits mixed addresses by family.
+    pub fn from_ips(ips: impl IntoIterator<Item = IpAddr>) -> Self {
+        let mut out = Self::default();
+        for ip in ips {
+            match ip {
+                IpAddr::V4(a) => out.v4.push(a),
+                IpAddr::V6(a) => out.v6.push(a),
+            }
+        }
+        out
+    }
+
+    /// True when there is no address at all.
+    pub fn is_empty(&self) -> bool {
+        self.v4.is_empty() && self.v6.is_empty()
+    }
+}
+
+/// How the global name is answered.
+pub use spec::GlobalAnswerSpec as GlobalAnswer;
+
+/// One registry.
+#[derive(Debug)]
+pub struct Registry {
+    /// First label, lower-case.
+    pub name: String,
+    /// Stable hash of the name, mixed into client subnet keys.
+    pub seed: u64,
+    /// Index into `replicas` of the home region's replica.
+    pub home: usize,
+    /// `R.<r>.geo.Z` exist.
+    pub regional_endpoints: bool,
+    /// `R.<r>.data.Z` exist.
+    pub data_endpoints: bool,
+    /// CNAME or address answers (address when regional endpoints are off).
+    pub global_answer: GlobalAnswer,
+    /// TTL of the global name.
+    pub ttl_global: u32,
+    /// TTL of regional names.
+    pub ttl_regional: u32,
+    /// TTL of data names.
+    pub ttl_data: u32,
+    /// Replica indexes for clients of unknown location, in order.
+    pub default_order: Vec<usize>,
+    /// Routing knobs.
+    pub routing: Routing,
+    /// Probe policy name.
+    pub probe: String,
+    /// Replicas in file order.
+    pub replicas: Vec<Replica>,
+}
+
+/// Routing knobs of a registry.
+#[derive(Debug, Clone, Copy)]
+pub struct Routing {
+    /// Absolute equivalence band, km.
+    pub tie_band_km: f64,
+    /// Relative equivalence band, per cent.
+    pub tie_band_percent: f64,
+    /// Nearest eligible replicas that share a failed replica's clients.
+    pub failover_spread: usize,
+    /// Answer anyway when none is healthy.
+    pub fail_open: bool,
+}
+
+/// One replica.
+#[derive(Debug)]
+pub struct Replica {
+    /// Region name.
+    pub region: String,
+    /// Index in the region catalogue.
+    pub region_index: usize,
+    /// Coordinates of the region.
+    pub point: Point,
+    /// The operator's routing switch.
+    pub global_endpoint_routing: bool,
+    /// Hashing weight.
+    pub weight: u32,
+    /// Rendezvous seed (a stable hash of the region name).
+    pub seed: u64,
+    /// Regional endpoint addresses.
+    pub addresses: Addresses,
+    /// Data endpoint addresses.
+    pub data_addresses: Addresses,
+    /// Probe target URL.
+    pub probe_url: String,
+    /// Where the probe connects.
+    pub probe_address: Option<SocketAddr>,
+    /// Probe policy name.
+    pub probe: String,
+}
+
+/// A split-horizon view.
+#[derive(Debug)]
+pub struct View {
+    /// Name for logs.
+    pub name: String,
+    /// Client networks (source address).
+    pub clients: Vec<IpNet>,
+    /// Index of the view's region in the catalogue.
+    pub region_index: usize,
+    /// Coordinates of the view's region.
+    pub point: Point,
+    /// Pin the global name to the private global address.
+    pub pinned: bool,
+    /// Answer public data for names without a private address.
+    pub fallback_public: bool,
+    /// Resolvers whose ECS may select this view.
+    pub trusted_resolvers: Vec<IpNet>,
+    /// Registry name → private addresses.
+    pub registries: HashMap<String, ViewRegistry>,
+}
+
+/// A registry's private endpoint addresses in one view.
+#[derive(Debug, Default)]
+pub struct ViewRegistry {
+    /// Private global address.
+    pub global: Option<IpAddr>,
+    /// Replica index → private regional address.
+    pub regional: HashMap<usize, IpAddr>,
+    /// Replica index → private data address.
+    pub data: HashMap<usize, IpAddr>,
+}
+
+/// GeoIP settings.
+#[derive(Debug)]
+pub struct GeoIpSettings {
+    /// Database files, absolute or relative to the process's folder.
+    pub databases: Vec<PathBuf>,
+    /// Use EDNS Client Subnet.
+    pub ecs: bool,
+    /// IPv4 hashing granularity.
+    pub subnet_v4: u8,
+    /// IPv6 hashing granularity.
+    pub subnet_v6: u8,
+    /// Location overrides.
+    pub locations: Vec<LocationOverride>,
+}
+
+/// A CIDR that is placed at a fixed location.
+#[derive(Debug, Clone)]
+pub struct LocationOverride {
+    /// Clients.
+    pub clients: IpNet,
+    /// Where they are.
+    pub point: Point,
+    /// The region named, if the override named one.
+    pub region: Option<String>,
+}
+
+/// A probe policy.
+#[derive(Debug, Clone)]
+pub struct ProbePolicy {
+    /// HTTP or TCP.
+    pub kind: spec::ProbeKindSpec,
+    /// `http` or `https`.
+    pub scheme: String,
+    /// Port.
+    pub port: u16,
+    /// Path.
+    pub path: String,
+    /// Interval.
+    pub interval: Duration,
+    /// Timeout.
+    pub timeout: Duration,
+    /// Failures to turn unhealthy.
+    pub fall: u32,
+    /// Successes to turn healthy.
+    pub rise: u32,
+    /// Healthy status ranges (inclusive).
+    pub healthy_status: Vec<(u16, u16)>,
+    /// Verify TLS.
+    pub tls_verify: bool,
+    /// Flap limit within the window.
+    pub flap_limit: u32,
+    /// Flap window.
+    pub flap_window: Duration,
+    /// First hold-down.
+    pub hold_down: Duration,
+}
+
+/// Operator region statements and region probes.
+#[derive(Debug, Default)]
+pub struct RegionHealthSettings {
+    /// Region name → reason, for regions marked down.
+    pub down: BTreeMap<String, String>,
+    /// Region name → (URL, policy).
+    pub probes: BTreeMap<String, (String, String)>,
+}

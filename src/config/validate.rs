@@ -1,0 +1,436 @@
+//! Checks one zone file against every rule of SPEC.md section 6 and builds the runtime Zone.
+
+use super::error::{ConfigError, Problems};
+use super::settings::{is_label, parse_net};
+use super::spec::{GlobalAnswerSpec, SpannedText, ViewRegistrySpec, ViewSpec, ZoneFile};
+use super::{
+    Addresses, GlobalAnswer, NameServer, ProbePolicy, RegionCatalog, Registry, Replica, Routing,
+    Soa, View, ViewRegistry, Zone,
+};
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+
+/// Largest TTL accepted anywhere (one day).
+pub const MAX_TTL: u32 = 86_400;
+
+/// Checks a zone file; returns the zone only when this file had no problem.
+pub fn build_zone(
+    file: ZoneFile,
+    regions: &RegionCatalog,
+    policies: &BTreeMap<String, ProbePolicy>,
+    p: &mut Problems<'_>,
+) -> Option<Zone> {
+    let before = p.found.len();
+    let zone = dns_name(&file.zone, p);
+    ttl(&file.ttl, p, "ttl");
+    ttl(&file.soa.minimum, p, "soa.minimum");
+    let soa = Soa {
+        mname: dns_name(&file.soa.mname, p),
+        rname: dns_name(&file.soa.rname, p),
+        serial: file.soa.serial,
+        refresh: file.soa.refresh,
+        retry: file.soa.retry,
+        expire: file.soa.expire,
+        minimum: file.soa.minimum.value,
+    };
+    if file.nameservers.is_empty() {
+        p.at(&file.zone, "a zone needs at least one name server");
+    }
+    let mut nameservers = Vec::new();
+    for ns in &file.nameservers {
+        let name = dns_name(&ns.name, p);
+        let addresses = addresses(&ns.addresses, p);
+        if is_within(&name, &zone) && addresses.is_empty() {
+            p.at(
+                &ns.name,
+                "a name server inside the zone needs addresses (glue)",
+            );
+        }
+        nameservers.push(NameServer { name, addresses });
+    }
+
+    let mut registries: Vec<Registry> = Vec::new();
+    for spec in file.registries {
+        if let Some(r) = build_registry(spec, regions, policies, p) {
+            if registries.iter().any(|o| o.name == r.name) {
+                p.whole(format!("registry {} is defined twice", r.name));
+            }
+            registries.push(r);
+        }
+    }
+    let mut views = Vec::new();
+    for spec in file.views {
+        if let Some(v) = build_view(spec, &registries, regions, p) {
+            views.push(v);
+        }
+    }
+    check_view_overlap(&views, p);
+    (p.found.len() == before).then_some(Zone {
+        name: zone,
+        ttl: file.ttl.value,
+        soa,
+        nameservers,
+        registries,
+        views,
+    })
+}
+
+fn build_registry(
+    spec: super::spec::RegistrySpec,
+    regions: &RegionCatalog,
+    policies: &BTreeMap<String, ProbePolicy>,
+    p: &mut Problems<'_>,
+) -> Option<Registry> {
+    let name = spec.name.value.to_ascii_lowercase();
+    if !is_label(&name) {
+        p.at(
+            &spec.name,
+            format!("registry name {name:?} is not a valid DNS label"),
+        );
+    }
+    for (t, what) in [
+        (&spec.ttl.global, "ttl.global"),
+        (&spec.ttl.regional, "ttl.regional"),
+        (&spec.ttl.data, "ttl.data"),
+    ] {
+        ttl(t, p, what);
+    }
+    let registry_probe = policy_name(spec.probe.as_ref(), "default", policies, p);
+    let mut replicas: Vec<Replica> = Vec::new();
+    for r in spec.replicas {
+        let region = r.region.value.to_ascii_lowercase();
+        let Some(region_index) = regions.find(&region) else {
+            p.at(
+                &r.region,
+                format!("region {region:?} is not in geoip/regions.yaml"),
+            );
+            continue;
+        };
+        if replicas.iter().any(|o| o.region == region) {
+            p.at(
+                &r.region,
+                format!("region {region} appears twice in registry {name}"),
+            );
+            continue;
+        }
+        if r.weight.value == 0 || r.weight.value > 10_000 {
+            p.at(&r.weight, "weight must be 1..=10000");
+        }
+        let addrs = addresses(&r.addresses, p);
+        if addrs.is_empty() {
+            p.at(&r.region, "a replica needs at least one address");
+        }
+        let data_addresses = addresses(&r.data_addresses, p);
+        let probe_address = r.probe_address.as_ref().and_then(|a| {
+            let parsed = a.value.parse::<SocketAddr>().ok();
+            if parsed.is_none() {
+                p.at(a, "probe_address must be IP:port, e.g. 20.62.128.10:443");
+            }
+            parsed
+        });
+        let probe = policy_name(r.probe.as_ref(), &registry_probe, policies, p);
+        let probe_url = match &r.probe_url {
+            Some(u) if u.value.starts_with("http://") || u.value.starts_with("https://") => {
+                u.value.clone()
+            }
+            Some(u) => {
+                p.at(u, "probe_url must start with http:// or https://");
+                String::new()
+            }
+            None => String::new(),
+        };
+        replicas.push(Replica {
+            seed: crate::route::replica_seed(&region),
+            point: regions.get(region_index).point,
+            region,
+            region_index,
+            global_endpoint_routing: r.global_endpoint_routing,
+            weight: r.weight.value.clamp(1, 10_000),
+            addresses: addrs,
+            data_addresses,
+            probe_url,
+            probe_address,
+            probe,
+        });
+    }
+    if !replicas.is_empty() && !replicas.iter().any(|r| r.global_endpoint_routing) {
+        p.at(
+            &spec.name,
+            format!("registry {name} has no replica with global_endpoint_routing: true"),
+        );
+    }
+    let find_replica = |t: &SpannedText, p: &mut Problems<'_>| {
+        let region = t.value.to_ascii_lowercase();
+        let i = replicas.iter().position(|r| r.region == region);
+        if i.is_none() {
+            p.at(
+                t,
+                format!("registry {name} has no replica in region {region:?}"),
+            );
+        }
+        i
+    };
+    let home = find_replica(&spec.home_region, p);
+    let default_order: Vec<usize> = spec
+        .default_regions
+        .iter()
+        .filter_map(|t| find_replica(t, p))
+        .collect();
+    let routing = Routing {
+        tie_band_km: non_negative(&spec.routing.tie_band_km, p, "tie_band_km"),
+        tie_band_percent: non_negative(&spec.routing.tie_band_percent, p, "tie_band_percent"),
+        failover_spread: spec.routing.failover_spread.value.max(1) as usize,
+        fail_open: spec.routing.all_down == super::spec::AllDownSpec::Open,
+    };
+    if spec.routing.failover_spread.value == 0 {
+        p.at(
+            &spec.routing.failover_spread,
+            "failover_spread must be at least 1",
+        );
+    }
+    let global_answer = if spec.regional_endpoints {
+        spec.global_answer
+    } else {
+        GlobalAnswerSpec::Address
+    };
+    let home = home?;
+    Some(Registry {
+        seed: crate::route::replica_seed(&name),
+        name,
+        home,
+        regional_endpoints: spec.regional_endpoints,
+        data_endpoints: spec.data_endpoints,
+        global_answer: global_answer as GlobalAnswer,
+        ttl_global: spec.ttl.global.value,
+        ttl_regional: spec.ttl.regional.value,
+        ttl_data: spec.ttl.data.value,
+        default_order,
+        routing,
+        probe: registry_probe,
+        replicas,
+    })
+}
+
+fn build_view(
+    spec: ViewSpec,
+    registries: &[Registry],
+    regions: &RegionCatalog,
+    p: &mut Problems<'_>,
+) -> Option<View> {
+    let clients: Vec<_> = spec
+        .clients
+        .iter()
+        .filter_map(|c| parse_net(c, p))
+        .collect();
+    if spec.clients.is_empty() {
+        p.at(&spec.name, "a view needs at least one client network");
+    }
+    let trusted_resolvers = spec
+        .trusted_resolvers
+        .iter()
+        .filter_map(|c| parse_net(c, p))
+        .collect();
+    let region = spec.region.value.to_ascii_lowercase();
+    let Some(region_index) = regions.find(&region) else {
+        p.at(
+            &spec.region,
+            format!("region {region:?} is not in geoip/regions.yaml"),
+        );
+        return None;
+    };
+    let mut out = HashMap::new();
+    for (reg_name, vr) in &spec.registries {
+        let Some(registry) = registries.iter().find(|r| r.name == reg_name.value) else {
+            p.at(
+                reg_name,
+                format!(
+                    "view {}: no registry {:?} in this zone",
+                    spec.name.value, reg_name.value
+                ),
+            );
+            continue;
+        };
+        out.insert(registry.name.clone(), view_registry(vr, registry, p));
+    }
+    if spec.global == super::spec::ViewGlobalSpec::Pinned
+        && out.values().any(|v: &ViewRegistry| v.global.is_none())
+    {
+        p.at(
+            &spec.name,
+            "global: pinned needs a global_address for every registry of the view",
+        );
+    }
+    Some(View {
+        name: spec.name.value.clone(),
+        clients,
+        region_index,
+        point: regions.get(region_index).point,
+        pinned: spec.global == super::spec::ViewGlobalSpec::Pinned,
+        fallback_public: spec.fallback == super::spec::ViewFallbackSpec::Public,
+        trusted_resolvers,
+        registries: out,
+    })
+}
+
+fn view_registry(vr: &ViewRegistrySpec, registry: &Registry, p: &mut Problems<'_>) -> ViewRegistry {
+    let mut out = ViewRegistry {
+        global: vr.global_address.as_ref().and_then(|a| address(a, p)),
+        ..Default::default()
+    };
+    for (map, target) in [(&vr.regional, &mut out.regional), (&vr.data, &mut out.data)] {
+        for (region, addr) in map {
+            let Some(i) = registry
+                .replicas
+                .iter()
+                .position(|r| r.region == region.value)
+            else {
+                p.at(
+                    region,
+                    format!(
+                        "registry {} has no replica in region {:?}",
+                        registry.name, region.value
+                    ),
+                );
+                continue;
+            };
+            if let Some(a) = address(addr, p) {
+                target.insert(i, a);
+            }
+        }
+    }
+    out
+}
+
+fn check_view_overlap(views: &[View], p: &mut Problems<'_>) {
+    for (i, a) in views.iter().enumerate() {
+        for b in &views[..i] {
+            for na in &a.clients {
+                if let Some(nb) = b
+                    .clients
+                    .iter()
+                    .find(|nb| nb.contains(na) || na.contains(*nb))
+                {
+                    p.whole(format!(
+                        "view {} ({na}) overlaps view {} ({nb}): a client must belong to one view",
+                        a.name, b.name
+                    ));
+                }
+            }
+        }
+    }
+}
+
+/// Rules that span files: each zone once.
+pub fn check_across_zones(zones: &[(PathBuf, Zone)], found: &mut Vec<ConfigError>) {
+    let mut seen = HashSet::new();
+    for (path, z) in zones {
+        if !seen.insert(z.name.clone()) {
+            found.push(ConfigError::file(
+                path,
+                format!("zone {} is defined in two files", z.name),
+            ));
+        }
+    }
+}
+
+fn policy_name(
+    given: Option<&SpannedText>,
+    fallback: &str,
+    policies: &BTreeMap<String, ProbePolicy>,
+    p: &mut Problems<'_>,
+) -> String {
+    match given {
+        Some(t) if !policies.contains_key(&t.value) => {
+            p.at(t, format!("unknown probe policy {:?}", t.value));
+            fallback.to_string()
+        }
+        Some(t) => t.value.clone(),
+        None => fallback.to_string(),
+    }
+}
+
+fn ttl(t: &serde_saphyr::Spanned<u32>, p: &mut Problems<'_>, what: &str) {
+    if t.value == 0 || t.value > MAX_TTL {
+        p.at(
+            t,
+            format!("{what} must be 1..={MAX_TTL} seconds, not {}", t.value),
+        );
+    }
+}
+
+fn non_negative(v: &serde_saphyr::Spanned<f64>, p: &mut Problems<'_>, what: &str) -> f64 {
+    if !(v.value >= 0.0 && v.value.is_finite()) {
+        p.at(v, format!("{what} must be a non-negative number"));
+        return 0.0;
+    }
+    v.value
+}
+
+/// Parses one unicast address; IPv4-mapped IPv6 is refused (it would be served as AAAA).
+fn address(t: &SpannedText, p: &mut Problems<'_>) -> Option<IpAddr> {
+    let ip: IpAddr = match t.value.trim().parse() {
+        Ok(ip) => ip,
+        Err(_) => {
+            p.at(t, format!("{:?} is not an IPv4 or IPv6 address", t.value));
+            return None;
+        }
+    };
+    let bad = match ip {
+        IpAddr::V4(a) => a.is_unspecified() || a.is_multicast() || a.is_broadcast(),
+        IpAddr::V6(a) => {
+            if a.to_ipv4_mapped().is_some() {
+                p.at(
+                    t,
+                    format!("{ip} is an IPv4-mapped IPv6 address: write the IPv4 address"),
+                );
+                return None;
+            }
+            a.is_unspecified() || a.is_multicast()
+        }
+    };
+    if bad {
+        p.at(t, format!("{ip} is not a unicast address"));
+        return None;
+    }
+    Some(ip)
+}
+
+fn addresses(list: &[SpannedText], p: &mut Problems<'_>) -> Addresses {
+    let mut out = Vec::new();
+    for t in list {
+        if let Some(ip) = address(t, p) {
+            if out.contains(&ip) {
+                p.at(t, format!("{ip} is listed twice"));
+            } else {
+                out.push(ip);
+            }
+        }
+    }
+    Addresses::from_ips(out)
+}
+
+/// Checks a DNS name; returns it lower-case without the trailing dot.
+fn dns_name(t: &SpannedText, p: &mut Problems<'_>) -> String {
+    let s = t.value.trim().trim_end_matches('.').to_ascii_lowercase();
+    let ok = !s.is_empty()
+        && s.len() <= 253
+        && s.split('.').all(|l| {
+            !l.is_empty()
+                && l.len() <= 63
+                && l.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        });
+    if !ok {
+        p.at(t, format!("{:?} is not a valid DNS name", t.value));
+    }
+    s
+}
+
+/// True when `name` equals `zone` or lies below it.
+pub fn is_within(name: &str, zone: &str) -> bool {
+    name == zone
+        || (name.len() > zone.len()
+            && name.ends_with(zone)
+            && name.as_bytes()[name.len() - zone.len() - 1] == b'.')
+}

@@ -1,0 +1,293 @@
+//! The records of each kind of name (SPEC.md section 1), negative answers and TTLs.
+
+use super::global::{self, ViewMatch};
+use super::names::Entry;
+use super::wire::{Response, rcode, rtype};
+use crate::config::{Addresses, GlobalAnswer, Registry, Zone};
+use crate::health::HealthState;
+use crate::state::Snapshot;
+use std::net::IpAddr;
+
+/// Everything an answer depends on.
+pub struct Context<'a> {
+    /// The snapshot.
+    pub snap: &'a Snapshot,
+    /// Health.
+    pub health: &'a HealthState,
+    /// Zone of the name.
+    pub zone_index: usize,
+    /// The name as asked (wire format, original case).
+    pub qname: &'a [u8],
+    /// QTYPE.
+    pub qtype: u16,
+    /// The client's view.
+    pub view: Option<ViewMatch<'a>>,
+    /// Address used for location and hashing.
+    pub client: IpAddr,
+}
+
+/// The result of answering.
+#[derive(Debug, Clone, Copy)]
+pub struct Outcome {
+    /// RCODE.
+    pub rcode: u16,
+    /// NXDOMAIN or NODATA: the SOA goes into the authority section.
+    pub negative: bool,
+    /// ECS scope prefix.
+    pub scope: u8,
+}
+
+impl Outcome {
+    fn positive(scope: u8) -> Self {
+        Self {
+            rcode: rcode::NOERROR,
+            negative: false,
+            scope,
+        }
+    }
+
+    /// A negative answer.
+    pub fn negative(rcode: u16, scope: u8) -> Self {
+        Self {
+            rcode,
+            negative: true,
+            scope,
+        }
+    }
+}
+
+impl Context<'_> {
+    fn zone(&self) -> &Zone {
+        &self.snap.config.zones[self.zone_index]
+    }
+}
+
+/// Writes the answer for an existing name.
+pub fn write(ctx: &Context<'_>, entry: Entry, r: &mut Response<'_>) -> Outcome {
+    let zone = ctx.zone();
+    match entry {
+        Entry::Apex => apex(ctx, r),
+        Entry::Empty => Outcome::negative(rcode::NOERROR, 0),
+        Entry::Host { nameserver } => {
+            let ns = &zone.nameservers[nameserver];
+            addresses(ctx, r, ctx.qname, zone.ttl, &ns.addresses, 0)
+        }
+        Entry::Regional { registry, replica } => {
+            let reg = &zone.registries[registry];
+            let private = ctx.view.map(|v| {
+                v.view
+                    .registries
+                    .get(&reg.name)
+                    .and_then(|vr| vr.regional.get(&replica).copied())
+            });
+            let public = &reg.replicas[replica].addresses;
+            static_name(ctx, r, reg.ttl_regional, private, public)
+        }
+        Entry::Data { registry, replica } => {
+            let reg = &zone.registries[registry];
+            let private = ctx.view.map(|v| {
+                v.view
+                    .registries
+                    .get(&reg.name)
+                    .and_then(|vr| vr.data.get(&replica).copied())
+            });
+            let public = &reg.replicas[replica].data_addresses;
+            static_name(ctx, r, reg.ttl_data, private, public)
+        }
+        Entry::Global { registry } => global_name(ctx, r, registry),
+    }
+}
+
+/// Answers a regional or data name: private inside a view (with the view's fallback rule).
+fn static_name(
+    ctx: &Context<'_>,
+    r: &mut Response<'_>,
+    ttl: u32,
+    private: Option<Option<IpAddr>>,
+    public: &Addresses,
+) -> Outcome {
+    match private {
+        None => addresses(ctx, r, ctx.qname, ttl, public, 0),
+        Some(Some(ip)) => addresses(ctx, r, ctx.qname, ttl, &Addresses::from_ips([ip]), 0),
+        Some(None) if ctx.view.is_some_and(|v| v.view.fallback_public) => {
+            addresses(ctx, r, ctx.qname, ttl, public, 0)
+        }
+        Some(None) => Outcome::negative(rcode::NXDOMAIN, 0),
+    }
+}
+
+fn apex(ctx: &Context<'_>, r: &mut Response<'_>) -> Outcome {
+    let zone = ctx.zone();
+    let names = &ctx.snap.names.zones[ctx.zone_index];
+    match ctx.qtype {
+        rtype::SOA | rtype::ANY => {
+            write_soa(ctx, r, ctx.qname, zone.ttl);
+            Outcome::positive(0)
+        }
+        rtype::NS => {
+            for ns in &names.nameservers {
+                r.name_record(ctx.qname, rtype::NS, zone.ttl, ns);
+            }
+            r.section(2);
+            for (ns, wire) in zone.nameservers.iter().zip(&names.nameservers) {
+                if crate::config::is_within(&ns.name, &zone.name) {
+                    for ip in all(&ns.addresses) {
+                        r.address(wire, zone.ttl, ip);
+                    }
+                }
+            }
+            Outcome::positive(0)
+        }
+        _ => Outcome::negative(rcode::NOERROR, 0),
+    }
+}
+
+fn write_soa(ctx: &Context<'_>, r: &mut Response<'_>, owner: &[u8], ttl: u32) {
+    let soa = &ctx.zone().soa;
+    let names = &ctx.snap.names.zones[ctx.zone_index];
+    r.soa(
+        owner,
+        ttl,
+        &names.mname,
+        &names.rname,
+        [soa.serial, soa.refresh, soa.retry, soa.expire, soa.minimum],
+    );
+}
+
+/// Writes the SOA into the authority section with the negative TTL of RFC 2308.
+pub fn write_negative_soa(ctx: &Context<'_>, r: &mut Response<'_>) {
+    let zone = ctx.zone();
+    let names = &ctx.snap.names.zones[ctx.zone_index];
+    r.section(1);
+    write_soa(ctx, r, &names.apex, zone.ttl.min(zone.soa.minimum));
+}
+
+fn all(a: &Addresses) -> impl Iterator<Item = IpAddr> + '_ {
+    a.v4.iter()
+        .map(|&v| IpAddr::V4(v))
+        .chain(a.v6.iter().map(|&v| IpAddr::V6(v)))
+}
+
+/// A/AAAA (or a minimal ANY) for `owner`; NODATA for other types or when none exist.
+fn addresses(
+    ctx: &Context<'_>,
+    r: &mut Response<'_>,
+    owner: &[u8],
+    ttl: u32,
+    a: &Addresses,
+    scope: u8,
+) -> Outcome {
+    if write_addresses(r, ctx.qtype, owner, ttl, a) {
+        Outcome::positive(scope)
+    } else {
+        Outcome::negative(rcode::NOERROR, scope)
+    }
+}
+
+/// Writes the records of `qtype` (ANY: the A set, or the AAAA set when there is no A).
+/// Returns false when nothing was written.
+fn write_addresses(
+    r: &mut Response<'_>,
+    qtype: u16,
+    owner: &[u8],
+    ttl: u32,
+    a: &Addresses,
+) -> bool {
+    let want_v4 = qtype == rtype::A || (qtype == rtype::ANY && !a.v4.is_empty());
+    let want_v6 = qtype == rtype::AAAA || (qtype == rtype::ANY && a.v4.is_empty());
+    let mut wrote = false;
+    if want_v4 {
+        for &ip in &a.v4 {
+            r.address(owner, ttl, IpAddr::V4(ip));
+            wrote = true;
+        }
+    }
+    if want_v6 {
+        for &ip in &a.v6 {
+            r.address(owner, ttl, IpAddr::V6(ip));
+            wrote = true;
+        }
+    }
+    wrote
+}
+
+fn global_name(ctx: &Context<'_>, r: &mut Response<'_>, registry: usize) -> Outcome {
+    let zone = ctx.zone();
+    let reg: &Registry = &zone.registries[registry];
+    let view_reg = ctx.view.map(|v| (v, v.view.registries.get(&reg.name)));
+    if let Some((v, vr)) = view_reg
+        && v.view.pinned
+    {
+        return match vr.and_then(|vr| vr.global) {
+            Some(ip) => addresses(
+                ctx,
+                r,
+                ctx.qname,
+                reg.ttl_global,
+                &Addresses::from_ips([ip]),
+                v.scope,
+            ),
+            None if v.view.fallback_public => public_global(ctx, r, registry, None),
+            None => Outcome::negative(rcode::NXDOMAIN, v.scope),
+        };
+    }
+    public_global(ctx, r, registry, view_reg)
+}
+
+/// Routes the global name and writes the chosen replica (private address inside a view).
+fn public_global(
+    ctx: &Context<'_>,
+    r: &mut Response<'_>,
+    registry: usize,
+    view_reg: Option<(ViewMatch<'_>, Option<&crate::config::ViewRegistry>)>,
+) -> Outcome {
+    let zone = ctx.zone();
+    let reg = &zone.registries[registry];
+    let route = global::route_global(
+        ctx.snap,
+        ctx.health,
+        ctx.zone_index,
+        registry,
+        ctx.client,
+        view_reg.map(|(v, _)| v),
+    );
+    let Some(decision) = route.decision else {
+        return Outcome::negative(rcode::NOERROR, route.scope);
+    };
+    let replica = decision.replica;
+    let private;
+    let target_addresses = match view_reg {
+        None => &reg.replicas[replica].addresses,
+        Some((v, vr)) => match vr.and_then(|vr| vr.regional.get(&replica)) {
+            Some(&ip) => {
+                private = Addresses::from_ips([ip]);
+                &private
+            }
+            None if v.view.fallback_public => &reg.replicas[replica].addresses,
+            None => return Outcome::negative(rcode::NXDOMAIN, route.scope),
+        },
+    };
+    match reg.global_answer {
+        GlobalAnswer::Address => addresses(
+            ctx,
+            r,
+            ctx.qname,
+            reg.ttl_global,
+            target_addresses,
+            route.scope,
+        ),
+        GlobalAnswer::Cname => {
+            let target = &ctx.snap.names.zones[ctx.zone_index].regional[registry][replica];
+            r.name_record(ctx.qname, rtype::CNAME, reg.ttl_global, target);
+            if ctx.qtype == rtype::CNAME || ctx.qtype == rtype::ANY {
+                return Outcome::positive(route.scope);
+            }
+            if write_addresses(r, ctx.qtype, target, reg.ttl_regional, target_addresses) {
+                Outcome::positive(route.scope)
+            } else {
+                // The alias exists; its target has no record of this type (RFC 2308 NODATA).
+                Outcome::negative(rcode::NOERROR, route.scope)
+            }
+        }
+    }
+}

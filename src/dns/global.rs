@@ -1,0 +1,117 @@
+//! Deciding the global name for one client: view, location, routing and the ECS scope.
+//! Shared by the query handler and `georoute explain`, so both always agree.
+
+use super::wire::ClientSubnet;
+use crate::config::{View, Zone};
+use crate::geo::{Located, LocationSource};
+use crate::health::HealthState;
+use crate::route::{self, Decision};
+use crate::state::Snapshot;
+use std::net::IpAddr;
+
+/// Which view a client is in, and why.
+#[derive(Debug, Clone, Copy)]
+pub struct ViewMatch<'a> {
+    /// The view.
+    pub view: &'a View,
+    /// ECS scope of the match: 0 when the source address selected it, else the view network's
+    /// prefix (a trusted resolver's ECS selected it).
+    pub scope: u8,
+}
+
+/// Picks the view of a query: the source address decides; an ECS address only when the source
+/// is one of the view's trusted resolvers.
+pub fn select_view<'a>(
+    zone: &'a Zone,
+    source: IpAddr,
+    ecs: Option<&ClientSubnet>,
+) -> Option<ViewMatch<'a>> {
+    if zone.views.is_empty() {
+        return None;
+    }
+    if let Some(view) = zone
+        .views
+        .iter()
+        .find(|v| v.clients.iter().any(|n| n.contains(&source)))
+    {
+        return Some(ViewMatch { view, scope: 0 });
+    }
+    let ecs = ecs.filter(|e| e.source_prefix > 0)?;
+    zone.views.iter().find_map(|view| {
+        if !view.trusted_resolvers.iter().any(|n| n.contains(&source)) {
+            return None;
+        }
+        let net = view.clients.iter().find(|n| n.contains(&ecs.address))?;
+        Some(ViewMatch {
+            view,
+            scope: net.prefix_len(),
+        })
+    })
+}
+
+/// The address whose location counts: the ECS address when ECS is on and the option carries
+/// address bits, otherwise the packet's source.
+pub fn client_address(snap: &Snapshot, source: IpAddr, ecs: Option<&ClientSubnet>) -> IpAddr {
+    match ecs {
+        Some(e) if snap.config.geoip.ecs && e.source_prefix > 0 => e.address,
+        _ => source,
+    }
+}
+
+/// The full decision for a registry's global name.
+#[derive(Debug, Clone)]
+pub struct GlobalRoute<'a> {
+    /// Where the client was placed (for a view: the view's region).
+    pub located: Located<'a>,
+    /// The routing decision; `None` when nothing may answer (`all_down: closed`).
+    pub decision: Option<Decision>,
+    /// ECS scope prefix for the answer (before clamping to the source prefix).
+    pub scope: u8,
+}
+
+/// Routes a registry's global name for a client (not in a view, or in a routed view).
+pub fn route_global<'a>(
+    snap: &'a Snapshot,
+    health: &HealthState,
+    zone_index: usize,
+    registry_index: usize,
+    client: IpAddr,
+    view: Option<ViewMatch<'a>>,
+) -> GlobalRoute<'a> {
+    let zone = &snap.config.zones[zone_index];
+    let registry = &zone.registries[registry_index];
+    let located = match view {
+        Some(v) => Located {
+            point: Some(v.view.point),
+            source: LocationSource::Override {
+                network: v.view.clients[0],
+                region: Some(&snap.config.regions.get(v.view.region_index).name),
+            },
+            scope: v.scope,
+        },
+        None => snap.geo.locate(client),
+    };
+    let healthy = |i: usize| {
+        health.healthy(
+            (zone_index, registry_index, i),
+            registry.replicas[i].region_index,
+        )
+    };
+    let geo = &snap.config.geoip;
+    let key = route::subnet_key(client, geo.subnet_v4, geo.subnet_v6, registry.seed);
+    let decision = route::choose(registry, healthy, located.point, key);
+    let hashing_prefix = match client {
+        IpAddr::V4(_) => geo.subnet_v4,
+        IpAddr::V6(_) => geo.subnet_v6,
+    };
+    let scope = match (view, decision) {
+        (Some(v), _) => v.scope,
+        (None, Some(d)) if d.hashed => located.scope.max(hashing_prefix),
+        _ => located.scope,
+    };
+    GlobalRoute {
+        located,
+        decision,
+        scope,
+    }
+}

@@ -1,0 +1,11 @@
+//! DNS: the synchronous query handler and the UDP and TCP transports around it.
+
+pub mod answer;
+pub mod global;
+pub mod handler;
+pub mod names;
+pub mod tcp;
+pub mod udp;
+pub mod wire;
+
+pub use handler::{Handled, Transport, handle};

@@ -1,0 +1,181 @@
+//! The name index: every name that exists in every zone, keyed by its lower-case wire form,
+//! with the wire forms the answers need precomputed. Built once per configuration.
+
+use crate::config::{Config, Zone};
+use std::collections::HashMap;
+
+/// What a name is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Entry {
+    /// The zone apex.
+    Apex,
+    /// A registry's global name.
+    Global {
+        /// Registry index in the zone.
+        registry: usize,
+    },
+    /// A replica's regional name.
+    Regional {
+        /// Registry index.
+        registry: usize,
+        /// Replica index.
+        replica: usize,
+    },
+    /// A replica's data name.
+    Data {
+        /// Registry index.
+        registry: usize,
+        /// Replica index.
+        replica: usize,
+    },
+    /// An in-zone name server host (glue addresses).
+    Host {
+        /// Name server index.
+        nameserver: usize,
+    },
+    /// An empty non-terminal: exists, has no records (RFC 8020).
+    Empty,
+}
+
+/// Precomputed wire forms of one zone.
+#[derive(Debug)]
+pub struct ZoneNames {
+    /// The apex.
+    pub apex: Vec<u8>,
+    /// SOA mname.
+    pub mname: Vec<u8>,
+    /// SOA rname.
+    pub rname: Vec<u8>,
+    /// NS targets, in config order.
+    pub nameservers: Vec<Vec<u8>>,
+    /// `[registry][replica]` → regional name.
+    pub regional: Vec<Vec<Vec<u8>>>,
+}
+
+/// All names of all zones.
+#[derive(Debug, Default)]
+pub struct NameIndex {
+    entries: HashMap<Box<[u8]>, (usize, Entry)>,
+    /// Per zone, in config order.
+    pub zones: Vec<ZoneNames>,
+}
+
+/// Converts `a.b.c` to lower-case wire format.
+pub fn to_wire(name: &str) -> Vec<u8> {
+    let mut out = Vec::with_capacity(name.len() + 2);
+    for label in name.split('.').filter(|l| !l.is_empty()) {
+        out.push(label.len() as u8);
+        out.extend(label.bytes().map(|b| b.to_ascii_lowercase()));
+    }
+    out.push(0);
+    out
+}
+
+impl NameIndex {
+    /// Indexes every name of the configuration.
+    pub fn build(config: &Config) -> Self {
+        let mut index = Self::default();
+        for (z, zone) in config.zones.iter().enumerate() {
+            index.add_zone(z, zone);
+        }
+        index
+    }
+
+    fn add_zone(&mut self, z: usize, zone: &Zone) {
+        let name = |parts: &[&str]| {
+            let mut s = parts.join(".");
+            s.push('.');
+            s.push_str(&zone.name);
+            s
+        };
+        self.insert(z, &zone.name, Entry::Apex);
+        for (n, ns) in zone.nameservers.iter().enumerate() {
+            if crate::config::is_within(&ns.name, &zone.name) && !ns.addresses.is_empty() {
+                self.insert(z, &ns.name, Entry::Host { nameserver: n });
+            }
+        }
+        let mut regional = Vec::new();
+        for (r, reg) in zone.registries.iter().enumerate() {
+            self.insert(z, &name(&[&reg.name]), Entry::Global { registry: r });
+            let mut names = Vec::new();
+            for (p, rep) in reg.replicas.iter().enumerate() {
+                let geo = name(&[&reg.name, &rep.region, "geo"]);
+                names.push(to_wire(&geo));
+                if reg.regional_endpoints {
+                    self.insert(
+                        z,
+                        &geo,
+                        Entry::Regional {
+                            registry: r,
+                            replica: p,
+                        },
+                    );
+                }
+                if reg.data_endpoints {
+                    let data = name(&[&reg.name, &rep.region, "data"]);
+                    self.insert(
+                        z,
+                        &data,
+                        Entry::Data {
+                            registry: r,
+                            replica: p,
+                        },
+                    );
+                }
+            }
+            regional.push(names);
+        }
+        self.zones.push(ZoneNames {
+            apex: to_wire(&zone.name),
+            mname: to_wire(&zone.soa.mname),
+            rname: to_wire(&zone.soa.rname),
+            nameservers: zone.nameservers.iter().map(|n| to_wire(&n.name)).collect(),
+            regional,
+        });
+    }
+
+    /// Adds a name and marks its ancestors up to the apex as empty non-terminals.
+    fn insert(&mut self, zone: usize, name: &str, entry: Entry) {
+        let wire = to_wire(name);
+        self.entries
+            .insert(wire.clone().into_boxed_slice(), (zone, entry));
+        let mut i = 0;
+        while wire[i] != 0 {
+            i += 1 + wire[i] as usize;
+            let parent = &wire[i..];
+            if parent == [0] {
+                break;
+            }
+            if self.entries.contains_key(parent) {
+                // Apex or an existing name: everything above is already in place.
+                if self
+                    .entries
+                    .get(parent)
+                    .is_some_and(|(_, e)| *e == Entry::Apex)
+                {
+                    break;
+                }
+                continue;
+            }
+            self.entries
+                .insert(parent.to_vec().into_boxed_slice(), (zone, Entry::Empty));
+        }
+    }
+
+    /// Looks a lower-case wire name up exactly.
+    pub fn get(&self, wire: &[u8]) -> Option<(usize, Entry)> {
+        self.entries.get(wire).copied()
+    }
+
+    /// The zone enclosing a name that does not exist: the nearest existing ancestor's zone.
+    pub fn enclosing_zone(&self, wire: &[u8]) -> Option<usize> {
+        let mut i = 0;
+        while i < wire.len() && wire[i] != 0 {
+            i += 1 + wire[i] as usize;
+            if let Some((z, _)) = self.entries.get(&wire[i.min(wire.len())..]) {
+                return Some(*z);
+            }
+        }
+        None
+    }
+}

@@ -1,0 +1,498 @@
+//! DNS wire format on the query path: a strict, allocation-free query parser and a response writer.
+//!
+//! Why not hickory-proto's `Message` here: its OPT decoder drops malformed EDNS options with a
+//! warning per packet and does not check ECS address padding, where RFC 7871 asks for FORMERR;
+//! and a full `Message` allocates for every name and record. Tests decode every response with
+//! hickory-proto, so the two implementations check each other.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+/// Record types used here.
+pub mod rtype {
+    /// IPv4 address.
+    pub const A: u16 = 1;
+    /// Name server.
+    pub const NS: u16 = 2;
+    /// Alias.
+    pub const CNAME: u16 = 5;
+    /// Start of authority.
+    pub const SOA: u16 = 6;
+    /// IPv6 address.
+    pub const AAAA: u16 = 28;
+    /// EDNS pseudo-record.
+    pub const OPT: u16 = 41;
+    /// Any type (RFC 8482 minimal answers).
+    pub const ANY: u16 = 255;
+}
+
+/// Response codes used here (values above 15 go into the OPT record).
+pub mod rcode {
+    /// No error.
+    pub const NOERROR: u16 = 0;
+    /// Format error.
+    pub const FORMERR: u16 = 1;
+    /// Server failure.
+    pub const SERVFAIL: u16 = 2;
+    /// Name does not exist.
+    pub const NXDOMAIN: u16 = 3;
+    /// Not implemented.
+    pub const NOTIMP: u16 = 4;
+    /// Refused.
+    pub const REFUSED: u16 = 5;
+    /// Bad EDNS version.
+    pub const BADVERS: u16 = 16;
+}
+
+/// EDNS option code of Client Subnet.
+pub const OPTION_ECS: u16 = 8;
+
+/// An EDNS Client Subnet option (RFC 7871), already checked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClientSubnet {
+    /// The address, bits beyond `source_prefix` zero.
+    pub address: IpAddr,
+    /// SOURCE PREFIX-LENGTH.
+    pub source_prefix: u8,
+}
+
+/// The OPT record of a query.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Edns {
+    /// Requestor's UDP payload size (values below 512 count as 512).
+    pub udp_size: u16,
+    /// EDNS version.
+    pub version: u8,
+    /// DNSSEC OK bit.
+    pub dnssec_ok: bool,
+    /// Client Subnet, when present.
+    pub client_subnet: Option<ClientSubnet>,
+}
+
+/// A parsed query; slices point into the packet.
+#[derive(Debug, Clone, Copy)]
+pub struct Query<'a> {
+    /// Message ID.
+    pub id: u16,
+    /// Header flags word as received.
+    pub flags: u16,
+    /// The question section as received (name, type, class): echoed verbatim.
+    pub question: &'a [u8],
+    /// The question name in wire format (within `question`).
+    pub qname: &'a [u8],
+    /// QTYPE.
+    pub qtype: u16,
+    /// QCLASS.
+    pub qclass: u16,
+    /// OPT record, if any.
+    pub edns: Option<Edns>,
+}
+
+/// Why a packet is not a query we answer normally.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reject<'a> {
+    /// Too short for a header, or a response: send nothing.
+    Drop,
+    /// Answer with this RCODE and the header (and question, when it parsed).
+    Error {
+        /// Message ID.
+        id: u16,
+        /// Flags as received.
+        flags: u16,
+        /// RCODE to send.
+        rcode: u16,
+        /// The question, when it was readable.
+        question: Option<&'a [u8]>,
+        /// Whether the query carried a readable OPT record.
+        edns: bool,
+    },
+}
+
+const QR: u16 = 0x8000;
+const AA: u16 = 0x0400;
+const TC: u16 = 0x0200;
+const RD: u16 = 0x0100;
+const CD: u16 = 0x0010;
+
+struct Cursor<'a> {
+    data: &'a [u8],
+    pos: usize,
+}
+
+impl<'a> Cursor<'a> {
+    fn take(&mut self, n: usize) -> Option<&'a [u8]> {
+        let end = self.pos.checked_add(n)?;
+        let s = self.data.get(self.pos..end)?;
+        self.pos = end;
+        Some(s)
+    }
+    fn u8(&mut self) -> Option<u8> {
+        self.take(1).map(|b| b[0])
+    }
+    fn u16(&mut self) -> Option<u16> {
+        self.take(2).map(|b| u16::from_be_bytes([b[0], b[1]]))
+    }
+    fn u32(&mut self) -> Option<u32> {
+        self.take(4)
+            .map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
+    }
+    /// Skips a name that may end in a compression pointer; `plain` forbids pointers.
+    fn name(&mut self, plain: bool) -> Option<&'a [u8]> {
+        let start = self.pos;
+        loop {
+            let len = self.u8()?;
+            match len {
+                0 => break,
+                1..=63 => {
+                    self.take(len as usize)?;
+                }
+                0xC0..=0xFF if !plain => {
+                    self.u8()?;
+                    break;
+                }
+                _ => return None,
+            }
+            if self.pos - start > 255 {
+                return None;
+            }
+        }
+        (self.pos - start <= 255).then(|| &self.data[start..self.pos])
+    }
+}
+
+/// Parses a query strictly (see module docs for what is refused).
+pub fn parse_query(packet: &[u8]) -> Result<Query<'_>, Reject<'_>> {
+    if packet.len() < 12 {
+        return Err(Reject::Drop);
+    }
+    let id = u16::from_be_bytes([packet[0], packet[1]]);
+    let flags = u16::from_be_bytes([packet[2], packet[3]]);
+    if flags & QR != 0 {
+        return Err(Reject::Drop);
+    }
+    let count = |i: usize| u16::from_be_bytes([packet[i], packet[i + 1]]);
+    let (qd, an, ns, ar) = (count(4), count(6), count(8), count(10));
+    let error = |rcode, question, edns| Reject::Error {
+        id,
+        flags,
+        rcode,
+        question,
+        edns,
+    };
+    if (flags >> 11) & 0xF != 0 {
+        return Err(error(rcode::NOTIMP, None, false));
+    }
+    if qd != 1 {
+        return Err(error(rcode::FORMERR, None, false));
+    }
+    let mut c = Cursor {
+        data: packet,
+        pos: 12,
+    };
+    let qname = c.name(true).ok_or(error(rcode::FORMERR, None, false))?;
+    let (qtype, qclass) = match (c.u16(), c.u16()) {
+        (Some(t), Some(k)) => (t, k),
+        _ => return Err(error(rcode::FORMERR, None, false)),
+    };
+    let question = &packet[12..c.pos];
+    let formerr = |edns| error(rcode::FORMERR, Some(question), edns);
+    for _ in 0..(u32::from(an) + u32::from(ns)) {
+        skip_record(&mut c).ok_or(formerr(false))?;
+    }
+    let mut edns = None;
+    for _ in 0..ar {
+        let name = c.name(false).ok_or(formerr(edns.is_some()))?;
+        let rtype = c.u16().ok_or(formerr(edns.is_some()))?;
+        if rtype != rtype::OPT {
+            c.take(6).ok_or(formerr(edns.is_some()))?;
+            let len = c.u16().ok_or(formerr(edns.is_some()))?;
+            c.take(len as usize).ok_or(formerr(edns.is_some()))?;
+            continue;
+        }
+        if edns.is_some() || name != [0] {
+            return Err(formerr(edns.is_some()));
+        }
+        edns = Some(read_opt(&mut c).ok_or(formerr(true))?);
+    }
+    Ok(Query {
+        id,
+        flags,
+        question,
+        qname,
+        qtype,
+        qclass,
+        edns,
+    })
+}
+
+fn skip_record(c: &mut Cursor<'_>) -> Option<()> {
+    c.name(false)?;
+    c.take(8)?;
+    let len = c.u16()?;
+    c.take(len as usize).map(|_| ())
+}
+
+/// Reads an OPT record after its name and type.
+fn read_opt(c: &mut Cursor<'_>) -> Option<Edns> {
+    let udp_size = c.u16()?.max(512);
+    let ttl = c.u32()?;
+    let len = c.u16()? as usize;
+    let mut opts = Cursor {
+        data: c.take(len)?,
+        pos: 0,
+    };
+    let mut client_subnet = None;
+    while opts.pos < opts.data.len() {
+        let code = opts.u16()?;
+        let olen = opts.u16()? as usize;
+        let data = opts.take(olen)?;
+        if code == OPTION_ECS {
+            if client_subnet.is_some() {
+                return None;
+            }
+            client_subnet = Some(read_ecs(data)?);
+        }
+    }
+    Some(Edns {
+        udp_size,
+        version: (ttl >> 16) as u8,
+        dnssec_ok: ttl & 0x8000 != 0,
+        client_subnet,
+    })
+}
+
+/// Checks an ECS option: known family, prefix within the family, exactly the needed address
+/// octets, no bits set beyond the prefix (RFC 7871 section 6).
+fn read_ecs(data: &[u8]) -> Option<ClientSubnet> {
+    if data.len() < 4 {
+        return None;
+    }
+    let family = u16::from_be_bytes([data[0], data[1]]);
+    let source = data[2];
+    let addr = &data[4..];
+    let max = match family {
+        1 => 32,
+        2 => 128,
+        _ => return None,
+    };
+    if source > max || addr.len() != (source as usize).div_ceil(8) {
+        return None;
+    }
+    let mut bytes = [0u8; 16];
+    bytes[..addr.len()].copy_from_slice(addr);
+    if !source.is_multiple_of(8) {
+        let last = addr[addr.len() - 1];
+        if last & (0xFFu8 >> (source % 8)) != 0 {
+            return None;
+        }
+    }
+    let address = if family == 1 {
+        IpAddr::V4(Ipv4Addr::new(bytes[0], bytes[1], bytes[2], bytes[3]))
+    } else {
+        IpAddr::V6(Ipv6Addr::from(bytes))
+    };
+    Some(ClientSubnet {
+        address,
+        source_prefix: source,
+    })
+}
+
+/// Writes one response into a buffer. Sections must be written in order: answers, authority,
+/// additional; `finish` adds the OPT record and fills in the header counts.
+pub struct Response<'b> {
+    buf: &'b mut Vec<u8>,
+    counts: [u16; 3],
+    section: usize,
+    names: [(u16, u16); 8],
+    named: usize,
+}
+
+impl<'b> Response<'b> {
+    /// Starts a response to `id` with the header flags derived from the query's.
+    pub fn start(buf: &'b mut Vec<u8>, id: u16, query_flags: u16, authoritative: bool) -> Self {
+        buf.clear();
+        let mut flags = QR | (query_flags & (RD | CD | 0x7800));
+        if authoritative {
+            flags |= AA;
+        }
+        buf.extend_from_slice(&id.to_be_bytes());
+        buf.extend_from_slice(&flags.to_be_bytes());
+        buf.extend_from_slice(&[0; 8]);
+        Self {
+            buf,
+            counts: [0; 3],
+            section: 0,
+            names: [(0, 0); 8],
+            named: 0,
+        }
+    }
+
+    /// Echoes the question; `qname_len` is the length of its name part.
+    pub fn question(&mut self, question: &[u8], qname_len: usize) {
+        self.buf[5] = 1;
+        self.remember(self.buf.len(), qname_len);
+        self.buf.extend_from_slice(question);
+    }
+
+    /// Moves on to the authority (1) or additional (2) section.
+    pub fn section(&mut self, section: usize) {
+        debug_assert!(section >= self.section);
+        self.section = section;
+    }
+
+    /// Current length: for truncation decisions.
+    pub fn len(&self) -> usize {
+        self.buf.len()
+    }
+
+    /// True when nothing but the header has been written.
+    pub fn is_empty(&self) -> bool {
+        self.buf.len() <= 12
+    }
+
+    fn remember(&mut self, at: usize, len: usize) {
+        if self.named < self.names.len() && at < 0x3FFF {
+            self.names[self.named] = (at as u16, len as u16);
+            self.named += 1;
+        }
+    }
+
+    /// Writes a wire-format name (lower- or mixed-case), pointing at an earlier copy of its
+    /// longest known suffix.
+    pub fn name(&mut self, wire: &[u8]) {
+        let start = self.buf.len();
+        let mut i = 0;
+        while i < wire.len() && wire[i] != 0 {
+            if let Some(at) = self.find_suffix(&wire[i..]) {
+                self.buf.extend_from_slice(&wire[..i]);
+                self.buf.extend_from_slice(&(0xC000 | at).to_be_bytes());
+                if i > 0 {
+                    self.remember(start, i + 2);
+                }
+                return;
+            }
+            i += 1 + wire[i] as usize;
+        }
+        self.buf.extend_from_slice(wire);
+        self.remember(start, wire.len());
+    }
+
+    /// Offset of an already written name whose tail equals `suffix` (labels, case-insensitive).
+    fn find_suffix(&self, suffix: &[u8]) -> Option<u16> {
+        for &(at, len) in &self.names[..self.named] {
+            let (at, len) = (at as usize, len as usize);
+            let mut j = at;
+            // Walk the written name's labels (plain labels only, no pointers inside).
+            while j < at + len && self.buf[j] != 0 && self.buf[j] < 0xC0 {
+                let rest = at + len - j;
+                if rest >= suffix.len()
+                    && self.buf[j..j + suffix.len()].eq_ignore_ascii_case(suffix)
+                    && suffix.last() == Some(&0)
+                {
+                    return Some(j as u16);
+                }
+                j += 1 + self.buf[j] as usize;
+            }
+        }
+        None
+    }
+
+    fn record_head(&mut self, owner: &[u8], rtype: u16, ttl: u32) -> usize {
+        self.name(owner);
+        self.buf.extend_from_slice(&rtype.to_be_bytes());
+        self.buf.extend_from_slice(&1u16.to_be_bytes());
+        self.buf.extend_from_slice(&ttl.to_be_bytes());
+        let at = self.buf.len();
+        self.buf.extend_from_slice(&[0, 0]);
+        self.counts[self.section] += 1;
+        at
+    }
+
+    fn record_end(&mut self, len_at: usize) {
+        let len = (self.buf.len() - len_at - 2) as u16;
+        self.buf[len_at..len_at + 2].copy_from_slice(&len.to_be_bytes());
+    }
+
+    /// Writes an A or AAAA record.
+    pub fn address(&mut self, owner: &[u8], ttl: u32, ip: IpAddr) {
+        let t = if ip.is_ipv4() { rtype::A } else { rtype::AAAA };
+        let at = self.record_head(owner, t, ttl);
+        match ip {
+            IpAddr::V4(a) => self.buf.extend_from_slice(&a.octets()),
+            IpAddr::V6(a) => self.buf.extend_from_slice(&a.octets()),
+        }
+        self.record_end(at);
+    }
+
+    /// Writes a record whose data is one name (CNAME, NS).
+    pub fn name_record(&mut self, owner: &[u8], rtype: u16, ttl: u32, target: &[u8]) {
+        let at = self.record_head(owner, rtype, ttl);
+        self.name(target);
+        self.record_end(at);
+    }
+
+    /// Writes an SOA record.
+    pub fn soa(&mut self, owner: &[u8], ttl: u32, mname: &[u8], rname: &[u8], numbers: [u32; 5]) {
+        let at = self.record_head(owner, rtype::SOA, ttl);
+        self.name(mname);
+        self.name(rname);
+        for n in numbers {
+            self.buf.extend_from_slice(&n.to_be_bytes());
+        }
+        self.record_end(at);
+    }
+
+    /// Finishes: sets the RCODE (extended bits go to OPT), writes OPT when `edns` and fills
+    /// the counts. `ecs` is echoed as (family address, source prefix, scope prefix).
+    pub fn finish(
+        self,
+        rcode: u16,
+        edns: Option<(bool, Option<(ClientSubnet, u8)>)>,
+        udp_size: u16,
+    ) {
+        let mut additional = self.counts[2];
+        if let Some((dnssec_ok, ecs)) = edns {
+            additional += 1;
+            self.buf.push(0);
+            self.buf.extend_from_slice(&rtype::OPT.to_be_bytes());
+            self.buf.extend_from_slice(&udp_size.to_be_bytes());
+            let ttl = (u32::from(rcode >> 4) << 24) | if dnssec_ok { 0x8000 } else { 0 };
+            self.buf.extend_from_slice(&ttl.to_be_bytes());
+            match ecs {
+                None => self.buf.extend_from_slice(&[0, 0]),
+                Some((cs, scope)) => {
+                    let n = (cs.source_prefix as usize).div_ceil(8);
+                    let (family, octets): (u16, [u8; 16]) = match cs.address {
+                        IpAddr::V4(a) => {
+                            let mut o = [0; 16];
+                            o[..4].copy_from_slice(&a.octets());
+                            (1, o)
+                        }
+                        IpAddr::V6(a) => (2, a.octets()),
+                    };
+                    self.buf.extend_from_slice(&((8 + n) as u16).to_be_bytes());
+                    self.buf.extend_from_slice(&OPTION_ECS.to_be_bytes());
+                    self.buf.extend_from_slice(&((4 + n) as u16).to_be_bytes());
+                    self.buf.extend_from_slice(&family.to_be_bytes());
+                    self.buf.push(cs.source_prefix);
+                    self.buf.push(scope);
+                    self.buf.extend_from_slice(&octets[..n]);
+                }
+            }
+        }
+        let flags = u16::from_be_bytes([self.buf[2], self.buf[3]]) | (rcode & 0xF);
+        self.buf[2..4].copy_from_slice(&flags.to_be_bytes());
+        self.buf[6..8].copy_from_slice(&self.counts[0].to_be_bytes());
+        self.buf[8..10].copy_from_slice(&self.counts[1].to_be_bytes());
+        self.buf[10..12].copy_from_slice(&additional.to_be_bytes());
+    }
+}
+
+/// Sets the TC bit of a finished response.
+pub fn set_truncated(buf: &mut [u8]) {
+    if buf.len() >= 4 {
+        buf[2] |= (TC >> 8) as u8;
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,268 @@
+//! `georoute explain`: which answer a client gets for a name, and why, in words.
+//!
+//! It runs the very handler the server runs, on a query built here, and prints the routing
+//! details (location source, distance to every replica, eligibility) for global names.
+
+use crate::dns::global::{self, ViewMatch};
+use crate::dns::names::{Entry, to_wire};
+use crate::dns::wire::ClientSubnet;
+use crate::dns::{Transport, handle};
+use crate::geo::{GeoDetail, LocationSource};
+use crate::health::HealthState;
+use crate::route::Reason;
+use crate::state::Snapshot;
+use hickory_proto::op::Message;
+use hickory_proto::rr::RecordType;
+use std::fmt::Write;
+use std::net::IpAddr;
+
+/// Explains the answer to `name` (A query) for a client at `client`, optionally with an ECS.
+pub fn explain(
+    snap: &Snapshot,
+    health: &HealthState,
+    name: &str,
+    client: IpAddr,
+    ecs: Option<ipnet::IpNet>,
+) -> String {
+    let mut s = String::new();
+    let name = name.trim_end_matches('.').to_ascii_lowercase();
+    let wire = to_wire(&name);
+    let ecs = ecs.map(|n| ClientSubnet {
+        address: n.network(),
+        source_prefix: n.prefix_len(),
+    });
+    let _ = writeln!(s, "name:     {name}");
+    let _ = match ecs {
+        Some(e) => writeln!(
+            s,
+            "client:   {client} with ECS {}/{}",
+            e.address, e.source_prefix
+        ),
+        None => writeln!(s, "client:   {client} (no ECS)"),
+    };
+    match snap.names.get(&wire) {
+        None => {
+            let _ = writeln!(
+                s,
+                "kind:     no such name ({})",
+                match snap.names.enclosing_zone(&wire) {
+                    Some(z) => format!("NXDOMAIN in zone {}", snap.config.zones[z].name),
+                    None => "outside every zone: REFUSED".into(),
+                }
+            );
+        }
+        Some((z, Entry::Global { registry })) => {
+            explain_global(&mut s, snap, health, z, registry, client, ecs.as_ref());
+        }
+        Some((z, entry)) => {
+            let _ = writeln!(
+                s,
+                "kind:     {entry:?} in zone {} (static: does not depend on the client's location or health)",
+                snap.config.zones[z].name
+            );
+        }
+    }
+    for rtype in [RecordType::A, RecordType::AAAA] {
+        let _ = writeln!(
+            s,
+            "answer {rtype}: {}",
+            answer_text(snap, health, &name, rtype, client, ecs)
+        );
+    }
+    s
+}
+
+fn explain_global(
+    s: &mut String,
+    snap: &Snapshot,
+    health: &HealthState,
+    z: usize,
+    registry: usize,
+    client: IpAddr,
+    ecs: Option<&ClientSubnet>,
+) {
+    let zone = &snap.config.zones[z];
+    let reg = &zone.registries[registry];
+    let _ = writeln!(
+        s,
+        "kind:     global name of registry {} in zone {}",
+        reg.name, zone.name
+    );
+    let view = global::select_view(zone, client, ecs);
+    let located_by = match view {
+        Some(ViewMatch { scope: 0, .. }) => client,
+        _ => global::client_address(snap, client, ecs),
+    };
+    if let Some(v) = view {
+        let _ = writeln!(
+            s,
+            "view:     {} (region {}{})",
+            v.view.name,
+            snap.config.regions.get(v.view.region_index).name,
+            if v.view.pinned {
+                ", global pinned to its private address"
+            } else {
+                ", routed"
+            }
+        );
+    } else {
+        let _ = writeln!(s, "view:     none (public answers)");
+    }
+    let route = global::route_global(snap, health, z, registry, located_by, view);
+    let where_ = match (&route.located.source, route.located.point) {
+        (_, None) => {
+            format!("unknown (no override or GeoIP record for {located_by}): default_regions order")
+        }
+        (LocationSource::Override { network, region }, Some(p)) => format!(
+            "{} {network}{} at {:.4}, {:.4}",
+            if view.is_some() {
+                "view network"
+            } else {
+                "override"
+            },
+            region.map(|r| format!(" (region {r})")).unwrap_or_default(),
+            p.latitude,
+            p.longitude
+        ),
+        (LocationSource::GeoIp { network, detail }, Some(p)) => format!(
+            "GeoIP network {network}: {} at {:.4}, {:.4}",
+            match detail {
+                GeoDetail::Coordinates => "coordinates".to_string(),
+                GeoDetail::Country(c) =>
+                    format!("centroid of country {}", String::from_utf8_lossy(c)),
+                GeoDetail::Continent(c) =>
+                    format!("centroid of continent {}", String::from_utf8_lossy(c)),
+                GeoDetail::Nothing => "nothing".to_string(),
+            },
+            p.latitude,
+            p.longitude
+        ),
+        (LocationSource::Unknown, Some(_)) => "unknown".into(),
+    };
+    let _ = writeln!(s, "location: {where_} (looked up: {located_by})");
+    let _ = writeln!(s, "replicas:");
+    let _ = writeln!(
+        s,
+        "  {:<20} {:>11} {:>8} {:>8} {:>7} {:>7} {:>9}",
+        "region", "distance_km", "routing", "replica", "region", "weight", "eligible"
+    );
+    for (i, rep) in reg.replicas.iter().enumerate() {
+        let d = route
+            .located
+            .point
+            .map(|p| format!("{:.0}", p.distance_km(&rep.point)))
+            .unwrap_or_else(|| "-".into());
+        let healthy = health.healthy((z, registry, i), rep.region_index);
+        let region_up = health.region_up(rep.region_index);
+        let _ = writeln!(
+            s,
+            "  {:<20} {:>11} {:>8} {:>8} {:>7} {:>7} {:>9}",
+            rep.region,
+            d,
+            rep.global_endpoint_routing,
+            if healthy || !region_up {
+                "healthy"
+            } else {
+                "down"
+            },
+            if region_up { "up" } else { "down" },
+            rep.weight,
+            if rep.global_endpoint_routing && healthy {
+                "yes"
+            } else {
+                "no"
+            }
+        );
+    }
+    match route.decision {
+        None => {
+            let _ = writeln!(
+                s,
+                "choice:   none: no routed replica is healthy and routing.all_down is closed (NODATA)"
+            );
+        }
+        Some(d) => {
+            let why = match d.reason {
+                Reason::Nearest => "the nearest eligible replica".to_string(),
+                Reason::TieBand { among } => format!(
+                    "hashed on the client subnet among {among} equivalent replicas (tie band)"
+                ),
+                Reason::Failover { nearest, among } => format!(
+                    "failover: nearest routed replica {} is not eligible; hashed among the {among} nearest eligible",
+                    reg.replicas[nearest].region
+                ),
+                Reason::DefaultOrder => {
+                    "unknown location: first eligible of default_regions / home region".into()
+                }
+            };
+            let _ = writeln!(
+                s,
+                "choice:   {} ({why}){}",
+                reg.replicas[d.replica].region,
+                if d.fail_open {
+                    " [fail open: no routed replica is healthy]"
+                } else {
+                    ""
+                }
+            );
+        }
+    }
+    let _ = writeln!(
+        s,
+        "scope:    /{} (ECS scope of the answer, before clamping to the source prefix)",
+        route.scope
+    );
+}
+
+fn answer_text(
+    snap: &Snapshot,
+    health: &HealthState,
+    name: &str,
+    rtype: RecordType,
+    client: IpAddr,
+    ecs: Option<ClientSubnet>,
+) -> String {
+    let packet = build_query(name, rtype, ecs);
+    let mut out = Vec::new();
+    handle(snap, health, &packet, client, Transport::Tcp, &mut out);
+    match Message::from_vec(&out) {
+        Err(e) => format!("(undecodable: {e})"),
+        Ok(m) => {
+            let mut parts: Vec<String> = m
+                .answers
+                .iter()
+                .map(|r| format!("{} {} {}", r.name, r.ttl, r.data))
+                .collect();
+            if parts.is_empty() {
+                parts.push(format!("{} (no records)", m.metadata.response_code));
+            }
+            parts.join(" | ")
+        }
+    }
+}
+
+/// Builds a query packet (used by explain; tests build their own with hickory-proto).
+fn build_query(name: &str, rtype: RecordType, ecs: Option<ClientSubnet>) -> Vec<u8> {
+    let mut p = vec![0x12, 0x34, 0, 0, 0, 1, 0, 0, 0, 0, 0, 1];
+    p.extend_from_slice(&to_wire(name));
+    p.extend_from_slice(&u16::from(rtype).to_be_bytes());
+    p.extend_from_slice(&1u16.to_be_bytes());
+    p.extend_from_slice(&[0, 0, 41, 0x04, 0xD0, 0, 0, 0, 0]);
+    match ecs {
+        None => p.extend_from_slice(&[0, 0]),
+        Some(e) => {
+            let n = (e.source_prefix as usize).div_ceil(8);
+            let (family, octets) = match e.address {
+                IpAddr::V4(a) => (1u16, a.to_ipv6_mapped().octets()[12..].to_vec()),
+                IpAddr::V6(a) => (2u16, a.octets().to_vec()),
+            };
+            p.extend_from_slice(&((8 + n) as u16).to_be_bytes());
+            p.extend_from_slice(&[0, 8]);
+            p.extend_from_slice(&((4 + n) as u16).to_be_bytes());
+            p.extend_from_slice(&family.to_be_bytes());
+            p.extend_from_slice(&[e.source_prefix, 0]);
+            p.extend_from_slice(&octets[..n]);
+        }
+    }
+    p
+}

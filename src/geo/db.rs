@@ -1,0 +1,146 @@
+//! MaxMind DB lookups for both layouts in use: MaxMind GeoIP2/GeoLite2 City and Country
+//! (nested `location.latitude`, `country.iso_code`, `continent.code`) and the flat ip-location-db
+//! layout (top-level `latitude`, `longitude` as 32-bit floats, `country_code`).
+
+use super::{Point, centroids};
+use ipnet::IpNet;
+use maxminddb::Reader;
+use serde::Deserialize;
+use std::net::IpAddr;
+use std::path::Path;
+
+/// What a database record gave for a client.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GeoDetail {
+    /// The record had coordinates.
+    Coordinates,
+    /// Only a country: its centroid is used.
+    Country([u8; 2]),
+    /// Only a continent: its centroid is used.
+    Continent([u8; 2]),
+    /// A record without anything usable.
+    Nothing,
+}
+
+/// One found network.
+#[derive(Debug)]
+pub struct Found {
+    /// The database network holding the address.
+    pub network: IpNet,
+    /// Coordinates or a centroid, if any.
+    pub point: Option<Point>,
+    /// Where the point came from.
+    pub detail: GeoDetail,
+}
+
+/// An open database file.
+pub struct GeoDb {
+    reader: Reader<Vec<u8>>,
+    ipv4_only: bool,
+    name: String,
+}
+
+impl std::fmt::Debug for GeoDb {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "GeoDb({})", self.name)
+    }
+}
+
+#[derive(Deserialize, Default)]
+struct Record<'a> {
+    #[serde(default)]
+    location: Option<Coordinates>,
+    #[serde(borrow, default)]
+    country: Option<Named<'a>>,
+    #[serde(borrow, default)]
+    registered_country: Option<Named<'a>>,
+    #[serde(borrow, default)]
+    continent: Option<Named<'a>>,
+    #[serde(default)]
+    latitude: Option<f64>,
+    #[serde(default)]
+    longitude: Option<f64>,
+    #[serde(borrow, default)]
+    country_code: Option<&'a str>,
+}
+
+#[derive(Deserialize, Default)]
+struct Coordinates {
+    #[serde(default)]
+    latitude: Option<f64>,
+    #[serde(default)]
+    longitude: Option<f64>,
+}
+
+#[derive(Deserialize, Default)]
+struct Named<'a> {
+    #[serde(borrow, default)]
+    iso_code: Option<&'a str>,
+    #[serde(borrow, default)]
+    code: Option<&'a str>,
+}
+
+impl GeoDb {
+    /// Opens and checks a database file.
+    pub fn open(path: &Path) -> Result<Self, String> {
+        let reader = Reader::open_readfile(path)
+            .map_err(|e| format!("{}: cannot open GeoIP database: {e}", path.display()))?;
+        let ipv4_only = reader.metadata().ip_version == 4;
+        Ok(Self {
+            reader,
+            ipv4_only,
+            name: path.display().to_string(),
+        })
+    }
+
+    /// Looks an address up; `None` when the database does not cover it or has no record.
+    pub fn lookup(&self, addr: IpAddr) -> Option<Found> {
+        if self.ipv4_only && addr.is_ipv6() {
+            return None;
+        }
+        let result = self.reader.lookup(addr).ok()?;
+        let network = result.network().ok()?;
+        let network = IpNet::new(network.network(), network.prefix()).ok()?;
+        let record: Record = result.decode().ok().flatten()?;
+        let (point, detail) = interpret(&record);
+        Some(Found {
+            network,
+            point,
+            detail,
+        })
+    }
+}
+
+fn interpret(r: &Record<'_>) -> (Option<Point>, GeoDetail) {
+    let (lat, lon) = match &r.location {
+        Some(c) => (c.latitude, c.longitude),
+        None => (r.latitude, r.longitude),
+    };
+    if let (Some(lat), Some(lon)) = (lat, lon)
+        && let Some(p) = Point::new(lat, lon)
+    {
+        return (Some(p), GeoDetail::Coordinates);
+    }
+    let country = r
+        .country
+        .as_ref()
+        .and_then(|c| c.iso_code)
+        .or(r.country_code)
+        .or(r.registered_country.as_ref().and_then(|c| c.iso_code))
+        .and_then(centroids::code2);
+    if let Some(c) = country
+        && let Some(p) = centroids::country(c)
+    {
+        return (Some(p), GeoDetail::Country(c));
+    }
+    if let Some(c) = r
+        .continent
+        .as_ref()
+        .and_then(|c| c.code)
+        .and_then(centroids::code2)
+        && let Some(p) = centroids::continent(c)
+    {
+        return (Some(p), GeoDetail::Continent(c));
+    }
+    (None, GeoDetail::Nothing)
+}

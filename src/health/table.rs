@@ -1,0 +1,77 @@
+//! The health table: an immutable [`HealthState`] behind an ArcSwap, replaced whole on change.
+//!
+//! Until probes exist every replica counts as healthy; regions marked down in
+//! `probes/regions.yaml` are unhealthy for every registry.
+
+use crate::config::Config;
+use arc_swap::ArcSwap;
+use std::collections::HashSet;
+use std::sync::Arc;
+
+/// Identifies a replica within one configuration: (zone, registry, replica) indexes.
+pub type ReplicaId = (usize, usize, usize);
+
+/// One consistent view of health.
+#[derive(Debug, Default)]
+pub struct HealthState {
+    unhealthy: HashSet<ReplicaId>,
+    region_down: Vec<bool>,
+}
+
+impl HealthState {
+    /// Every replica healthy; regions down as the operator file says.
+    pub fn from_config(config: &Config) -> Self {
+        let region_down = config
+            .regions
+            .regions
+            .iter()
+            .map(|r| config.region_health.down.contains_key(&r.name))
+            .collect();
+        Self {
+            unhealthy: HashSet::new(),
+            region_down,
+        }
+    }
+
+    /// Marks replicas unhealthy (used by the prober and by tests).
+    pub fn with_unhealthy(mut self, ids: impl IntoIterator<Item = ReplicaId>) -> Self {
+        self.unhealthy.extend(ids);
+        self
+    }
+
+    /// True when the replica and its region are healthy.
+    pub fn healthy(&self, id: ReplicaId, region_index: usize) -> bool {
+        !self.region_down.get(region_index).copied().unwrap_or(false)
+            && (self.unhealthy.is_empty() || !self.unhealthy.contains(&id))
+    }
+
+    /// True when the region is not marked down.
+    pub fn region_up(&self, region_index: usize) -> bool {
+        !self.region_down.get(region_index).copied().unwrap_or(false)
+    }
+}
+
+/// Shared health, swapped atomically.
+#[derive(Debug)]
+pub struct HealthTable {
+    current: ArcSwap<HealthState>,
+}
+
+impl HealthTable {
+    /// A table holding `state`.
+    pub fn new(state: HealthState) -> Self {
+        Self {
+            current: ArcSwap::from_pointee(state),
+        }
+    }
+
+    /// The current state (cheap; no lock).
+    pub fn load(&self) -> arc_swap::Guard<Arc<HealthState>> {
+        self.current.load()
+    }
+
+    /// Replaces the state.
+    pub fn store(&self, state: HealthState) {
+        self.current.store(Arc::new(state));
+    }
+}

@@ -1,0 +1,186 @@
+//! georoute: an authoritative, health-aware GeoDNS server for geo-replicated registries.
+//!
+//! Module map (one query flows top to bottom):
+//! - [`config`]: on-disk YAML types → validation → the immutable [`config::Config`].
+//! - [`state`]: the [`state::Snapshot`] (config, name index, GeoIP) behind an ArcSwap.
+//! - [`dns`]: the synchronous handler (`dns::handle`) and the UDP/TCP transports.
+//! - [`geo`]: coordinates, distances, overrides and MaxMind DB lookups.
+//! - [`route`]: the pure routing function for the global name.
+//! - [`health`]: the health table that routing reads.
+//! - [`explain`]: the human account of one decision (`georoute explain`).
+//!
+//! [`Server::start`] starts a whole server in-process, so tests run exactly what `serve` runs.
+
+pub mod config;
+pub mod dns;
+pub mod explain;
+pub mod geo;
+pub mod health;
+pub mod route;
+pub mod state;
+
+use dns::tcp::TcpLimits;
+use state::{Shared, Snapshot};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// How to run a server.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Folder holding `zones/`, `probes/` and `geoip/`.
+    pub config_dir: PathBuf,
+    /// DNS listen addresses (UDP and TCP on each).
+    pub dns: Vec<SocketAddr>,
+    /// UDP threads per address.
+    pub udp_threads: usize,
+    /// Requested UDP receive buffer in bytes (0: the system default).
+    pub udp_recv_buffer: usize,
+    /// TCP limits.
+    pub tcp: TcpLimits,
+}
+
+impl Settings {
+    /// Defaults of `georoute serve` for a configuration folder.
+    pub fn new(config_dir: impl Into<PathBuf>) -> Self {
+        Self {
+            config_dir: config_dir.into(),
+            dns: vec![SocketAddr::from(([127, 0, 0, 1], 5300))],
+            udp_threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            udp_recv_buffer: 1 << 20,
+            tcp: TcpLimits::default(),
+        }
+    }
+}
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The configuration is invalid.
+    #[error("invalid configuration:\n{0}")]
+    Config(#[from] config::ConfigErrors),
+    /// A GeoIP database could not be opened.
+    #[error("{0}")]
+    Geo(String),
+    /// A listen address could not be bound.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// The OS error.
+        source: std::io::Error,
+    },
+}
+
+/// Loads and validates the configuration and builds a snapshot of it.
+pub fn load_snapshot(dir: &std::path::Path, generation: u64) -> Result<Snapshot, Error> {
+    let config = config::load(dir)?;
+    Snapshot::build(config, generation).map_err(Error::Geo)
+}
+
+/// A running server.
+pub struct Server {
+    /// The addresses actually bound (port 0 resolved).
+    pub dns_addrs: Vec<SocketAddr>,
+    /// The shared state (tests swap health through it).
+    pub shared: Arc<Shared>,
+    stop: Arc<AtomicBool>,
+    stop_tx: tokio::sync::watch::Sender<bool>,
+    udp: Vec<std::thread::JoinHandle<()>>,
+    tcp: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Server {
+    /// Loads the configuration, binds every address and starts serving. Must run inside a tokio
+    /// runtime (TCP is served by tasks).
+    pub async fn start(settings: Settings) -> Result<Self, Error> {
+        let snapshot = load_snapshot(&settings.config_dir, 1)?;
+        let shared = Shared::new(snapshot);
+        let stop = Arc::new(AtomicBool::new(false));
+        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        let mut dns_addrs = Vec::new();
+        let mut udp = Vec::new();
+        let mut tcp = Vec::new();
+        for &addr in &settings.dns {
+            let (sockets, listener) = bind_pair(addr, &settings)?;
+            let bound = sockets[0]
+                .local_addr()
+                .map_err(|source| Error::Bind { addr, source })?;
+            dns_addrs.push(bound);
+            udp.extend(dns::udp::serve(sockets, shared.clone(), stop.clone()));
+            tcp.push(tokio::spawn(dns::tcp::serve(
+                listener,
+                shared.clone(),
+                settings.tcp,
+                stop_rx.clone(),
+            )));
+        }
+        tracing::info!(addresses = ?dns_addrs, generation = 1, "serving DNS");
+        Ok(Self {
+            dns_addrs,
+            shared,
+            stop,
+            stop_tx,
+            udp,
+            tcp,
+        })
+    }
+
+    /// Stops accepting, lets in-flight queries finish, and waits for every transport.
+    pub async fn shutdown(self) {
+        self.stop.store(true, Ordering::Relaxed);
+        let _ = self.stop_tx.send(true);
+        for t in self.tcp {
+            let _ = t.await;
+        }
+        let udp = self.udp;
+        let _ = tokio::task::spawn_blocking(move || {
+            for t in udp {
+                let _ = t.join();
+            }
+        })
+        .await;
+    }
+}
+
+/// Binds UDP and TCP on the same port; with port 0, retries until both get one port.
+fn bind_pair(
+    addr: SocketAddr,
+    settings: &Settings,
+) -> Result<(Vec<std::net::UdpSocket>, tokio::net::TcpListener), Error> {
+    let mut last = None;
+    for _ in 0..20 {
+        let sockets = dns::udp::bind(addr, settings.udp_threads, settings.udp_recv_buffer)
+            .map_err(|source| Error::Bind { addr, source })?;
+        let port = sockets[0]
+            .local_addr()
+            .map_err(|source| Error::Bind { addr, source })?;
+        match bind_tcp(port) {
+            Ok(l) => return Ok((sockets, l)),
+            Err(e) if addr.port() == 0 => last = Some(e),
+            Err(source) => return Err(Error::Bind { addr, source }),
+        }
+    }
+    Err(Error::Bind {
+        addr,
+        source: last.unwrap_or_else(|| std::io::Error::other("no free port")),
+    })
+}
+
+fn bind_tcp(addr: SocketAddr) -> std::io::Result<tokio::net::TcpListener> {
+    let socket = socket2::Socket::new(
+        socket2::Domain::for_address(addr),
+        socket2::Type::STREAM,
+        None,
+    )?;
+    if addr.is_ipv6() {
+        socket.set_only_v6(true)?;
+    }
+    socket.set_reuse_address(true)?;
+    socket.set_nonblocking(true)?;
+    socket.bind(&addr.into())?;
+    socket.listen(1024)?;
+    tokio::net::TcpListener::from_std(socket.into())
+}

@@ -1,0 +1,220 @@
+//! The `georoute` command: serve | check | explain. Parses flags, sets up logging, formats
+//! errors and picks the exit code (0 fine, 1 runtime failure, 2 invalid configuration or usage).
+
+use clap::{Parser, Subcommand, ValueEnum};
+use georoute::health::HealthState;
+use georoute::{Error, Server, Settings, load_snapshot};
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(
+    name = "georoute",
+    version,
+    about = "Health-aware GeoDNS for geo-replicated registries"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve DNS for the zones in the configuration folder.
+    Serve {
+        /// Folder holding zones/, probes/ and geoip/.
+        #[arg(long, default_value = ".")]
+        config: PathBuf,
+        /// DNS listen address for UDP and TCP (repeatable).
+        #[arg(long = "dns", default_value = "127.0.0.1:5300")]
+        dns: Vec<SocketAddr>,
+        /// Admin HTTP address (/metrics, /status, /healthz, /readyz).
+        #[arg(long, default_value = "127.0.0.1:9153")]
+        admin: SocketAddr,
+        /// Log format.
+        #[arg(long, value_enum, default_value_t = LogFormat::Human)]
+        log_format: LogFormat,
+        /// UDP threads per listen address (default: one per CPU).
+        #[arg(long)]
+        udp_threads: Option<usize>,
+        /// UDP receive buffer in bytes (0: system default).
+        #[arg(long, default_value_t = 1 << 20)]
+        udp_recv_buffer: usize,
+    },
+    /// Validate the configuration and print what would be served.
+    Check {
+        /// Folder holding zones/, probes/ and geoip/.
+        #[arg(long, default_value = ".")]
+        config: PathBuf,
+    },
+    /// Show which answer a client gets for a name, and why.
+    Explain {
+        /// The name, e.g. myregistry.azurecr.io.
+        name: String,
+        /// The client's address (the packet's source).
+        #[arg(long)]
+        client: IpAddr,
+        /// An EDNS Client Subnet, e.g. 198.51.100.0/24.
+        #[arg(long)]
+        ecs: Option<ipnet::IpNet>,
+        /// Folder holding zones/, probes/ and geoip/.
+        #[arg(long, default_value = ".")]
+        config: PathBuf,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum LogFormat {
+    Human,
+    Json,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Serve {
+            config,
+            dns,
+            admin,
+            log_format,
+            udp_threads,
+            udp_recv_buffer,
+        } => {
+            init_logging(log_format);
+            let mut settings = Settings::new(config);
+            settings.dns = dns;
+            settings.udp_recv_buffer = udp_recv_buffer;
+            if let Some(n) = udp_threads {
+                settings.udp_threads = n.max(1);
+            }
+            let _ = admin; // The admin server arrives with the operations work.
+            serve(settings)
+        }
+        Command::Check { config } => check(&config),
+        Command::Explain {
+            name,
+            client,
+            ecs,
+            config,
+        } => match load_snapshot(&config, 1) {
+            Ok(snap) => {
+                let health = HealthState::from_config(&snap.config);
+                print!(
+                    "{}",
+                    georoute::explain::explain(&snap, &health, &name, client, ecs)
+                );
+                ExitCode::SUCCESS
+            }
+            Err(e) => fail(e),
+        },
+    }
+}
+
+fn init_logging(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Human => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}
+
+fn serve(settings: Settings) -> ExitCode {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("georoute: cannot start the runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    runtime.block_on(async {
+        let server = match Server::start(settings).await {
+            Ok(s) => s,
+            Err(e) => return fail(e),
+        };
+        wait_for_signal().await;
+        tracing::info!("shutting down");
+        server.shutdown().await;
+        ExitCode::SUCCESS
+    })
+}
+
+async fn wait_for_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate()).expect("installing the SIGTERM handler");
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {},
+        _ = term.recv() => {},
+    }
+}
+
+fn check(config: &std::path::Path) -> ExitCode {
+    let snap = match load_snapshot(config, 1) {
+        Ok(s) => s,
+        Err(e) => return fail(e),
+    };
+    let c = &snap.config;
+    println!(
+        "configuration OK: {} zone(s), {} region(s) in the catalogue, {} GeoIP database(s)",
+        c.zones.len(),
+        c.regions.regions.len(),
+        c.geoip.databases.len()
+    );
+    for z in &c.zones {
+        println!(
+            "zone {} (SOA {}, {} name server(s), {} view(s))",
+            z.name,
+            z.soa.mname,
+            z.nameservers.len(),
+            z.views.len()
+        );
+        for r in &z.registries {
+            println!(
+                "  registry {}.{} home {} answer {:?} ttl {}/{}/{}",
+                r.name,
+                z.name,
+                r.replicas[r.home].region,
+                r.global_answer,
+                r.ttl_global,
+                r.ttl_regional,
+                r.ttl_data
+            );
+            for p in &r.replicas {
+                println!(
+                    "    {:<20} routing {:<5} weight {:<5} {:?} data {:?}",
+                    p.region,
+                    p.global_endpoint_routing,
+                    p.weight,
+                    p.addresses
+                        .v4
+                        .iter()
+                        .map(ToString::to_string)
+                        .chain(p.addresses.v6.iter().map(ToString::to_string))
+                        .collect::<Vec<_>>(),
+                    p.data_addresses
+                        .v4
+                        .iter()
+                        .map(ToString::to_string)
+                        .chain(p.data_addresses.v6.iter().map(ToString::to_string))
+                        .collect::<Vec<_>>()
+                );
+            }
+        }
+    }
+    ExitCode::SUCCESS
+}
+
+fn fail(e: Error) -> ExitCode {
+    eprintln!("georoute: {e}");
+    match e {
+        Error::Config(_) | Error::Geo(_) => ExitCode::from(2),
+        _ => ExitCode::from(1),
+    }
+}

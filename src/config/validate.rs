@@ -52,20 +52,24 @@ pub fn build_zone(
 
     let mut registries: Vec<Registry> = Vec::new();
     for spec in file.registries {
+        let name = spec.name.clone();
         if let Some(r) = build_registry(spec, regions, policies, p) {
             if registries.iter().any(|o| o.name == r.name) {
-                p.whole(format!("registry {} is defined twice", r.name));
+                p.at(&name, format!("registry {} is defined twice", r.name));
             }
             registries.push(r);
         }
     }
     let mut views = Vec::new();
+    let mut view_clients = Vec::new();
     for spec in file.views {
+        let clients = spec.clients.clone();
         if let Some(v) = build_view(spec, &registries, regions, p) {
             views.push(v);
+            view_clients.push(clients);
         }
     }
-    check_view_overlap(&views, p);
+    check_view_overlap(&views, &view_clients, p);
     (p.found.len() == before).then_some(Zone {
         name: zone,
         ttl: file.ttl.value,
@@ -302,19 +306,33 @@ fn view_registry(vr: &ViewRegistrySpec, registry: &Registry, p: &mut Problems<'_
     out
 }
 
-fn check_view_overlap(views: &[View], p: &mut Problems<'_>) {
+/// Reports each client network of a view that overlaps an earlier view, at the place it was
+/// written (`clients[i]` is what `views[i]` was given; entries refused already are skipped).
+fn check_view_overlap(views: &[View], clients: &[Vec<SpannedText>], p: &mut Problems<'_>) {
     for (i, a) in views.iter().enumerate() {
         for b in &views[..i] {
-            for na in &a.clients {
+            for text in &clients[i] {
+                let s = text.value.trim();
+                let Some(na) = s
+                    .parse::<ipnet::IpNet>()
+                    .ok()
+                    .or_else(|| s.parse::<IpAddr>().ok().map(ipnet::IpNet::from))
+                    .filter(|n| n.trunc() == *n)
+                else {
+                    continue;
+                };
                 if let Some(nb) = b
                     .clients
                     .iter()
-                    .find(|nb| nb.contains(na) || na.contains(*nb))
+                    .find(|nb| nb.contains(&na) || na.contains(*nb))
                 {
-                    p.whole(format!(
+                    p.at(
+                        text,
+                        format!(
                         "view {} ({na}) overlaps view {} ({nb}): a client must belong to one view",
-                        a.name, b.name
-                    ));
+                            a.name, b.name
+                        ),
+                    );
                 }
             }
         }
@@ -412,7 +430,8 @@ fn addresses(list: &[SpannedText], p: &mut Problems<'_>) -> Addresses {
 
 /// Checks a DNS name; returns it lower-case without the trailing dot.
 fn dns_name(t: &SpannedText, p: &mut Problems<'_>) -> String {
-    let s = t.value.trim().trim_end_matches('.').to_ascii_lowercase();
+    let s = t.value.trim();
+    let s = s.strip_suffix('.').unwrap_or(s).to_ascii_lowercase();
     let ok = !s.is_empty()
         && s.len() <= 253
         && s.split('.').all(|l| {

@@ -1,0 +1,330 @@
+//! Test harness: configuration folders on disk, a whole server in-process on 127.0.0.1:0, a DNS
+//! client over real UDP/TCP sockets that decodes with hickory-proto, and .mmdb writers.
+#![allow(dead_code)]
+
+use georoute::{Server, Settings};
+use hickory_proto::op::{Edns, Message, Query};
+use hickory_proto::rr::rdata::opt::{ClientSubnet, EdnsOption};
+use hickory_proto::rr::{Name, RData, RecordType};
+use std::io::{Read, Write};
+use std::net::{IpAddr, SocketAddr, TcpStream, UdpSocket};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+/// A temporary folder, removed on drop.
+pub struct TestDir {
+    /// Its path.
+    pub path: PathBuf,
+}
+
+impl TestDir {
+    /// A fresh empty folder.
+    pub fn new(tag: &str) -> Self {
+        static N: AtomicUsize = AtomicUsize::new(0);
+        let path = std::env::temp_dir().join(format!(
+            "georoute-{tag}-{}-{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::Relaxed)
+        ));
+        let _ = std::fs::remove_dir_all(&path);
+        std::fs::create_dir_all(&path).unwrap();
+        Self { path }
+    }
+
+    /// A copy of the shipped example configuration.
+    pub fn example() -> Self {
+        let dir = Self::new("example");
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        for sub in ["zones", "probes", "geoip"] {
+            std::fs::create_dir_all(dir.path.join(sub)).unwrap();
+            for entry in std::fs::read_dir(root.join(sub)).unwrap() {
+                let p = entry.unwrap().path();
+                std::fs::copy(&p, dir.path.join(sub).join(p.file_name().unwrap())).unwrap();
+            }
+        }
+        dir
+    }
+
+    /// A folder with the region catalogue and the given zone file (as `zones/test.yaml`).
+    pub fn with_zone(zone_yaml: &str) -> Self {
+        let dir = Self::new("zone");
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        dir.write(
+            "geoip/regions.yaml",
+            &std::fs::read_to_string(root.join("geoip/regions.yaml")).unwrap(),
+        );
+        dir.write("zones/test.yaml", zone_yaml);
+        dir
+    }
+
+    /// Writes a file (creating folders).
+    pub fn write(&self, rel: &str, contents: &str) {
+        let p = self.path.join(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, contents).unwrap();
+    }
+
+    /// Writes bytes.
+    pub fn write_bytes(&self, rel: &str, contents: &[u8]) {
+        let p = self.path.join(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, contents).unwrap();
+    }
+}
+
+impl Drop for TestDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.path);
+    }
+}
+
+/// A server running in-process, with its own runtime.
+pub struct TestServer {
+    /// DNS address (UDP and TCP).
+    pub addr: SocketAddr,
+    /// The server.
+    pub server: Option<Server>,
+    runtime: tokio::runtime::Runtime,
+}
+
+impl TestServer {
+    /// Starts a server on 127.0.0.1:0 for a configuration folder.
+    pub fn start(dir: &Path) -> Self {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        let mut settings = Settings::new(dir);
+        settings.dns = vec!["127.0.0.1:0".parse().unwrap()];
+        settings.udp_threads = 2;
+        let server = runtime
+            .block_on(Server::start(settings))
+            .expect("server starts");
+        Self {
+            addr: server.dns_addrs[0],
+            server: Some(server),
+            runtime,
+        }
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        if let Some(s) = self.server.take() {
+            self.runtime.block_on(s.shutdown());
+        }
+    }
+}
+
+/// How to ask.
+#[derive(Clone, Debug)]
+pub struct Ask {
+    /// Query name.
+    pub name: String,
+    /// Query type.
+    pub rtype: RecordType,
+    /// Send an OPT record with this payload size.
+    pub edns: Option<u16>,
+    /// Client subnet (implies EDNS).
+    pub ecs: Option<(IpAddr, u8)>,
+    /// Source address to send from (a 127.x address).
+    pub source: IpAddr,
+}
+
+impl Ask {
+    /// An A-or-other query without EDNS, from 127.0.0.1.
+    pub fn new(name: &str, rtype: RecordType) -> Self {
+        Self {
+            name: name.into(),
+            rtype,
+            edns: None,
+            ecs: None,
+            source: "127.0.0.1".parse().unwrap(),
+        }
+    }
+
+    /// With an ECS option (`"198.51.100.0/24"`).
+    pub fn ecs(mut self, cidr: &str) -> Self {
+        let net: ipnet::IpNet = cidr.parse().unwrap();
+        self.ecs = Some((net.network(), net.prefix_len()));
+        self.edns.get_or_insert(1232);
+        self
+    }
+
+    /// With EDNS.
+    pub fn edns(mut self, size: u16) -> Self {
+        self.edns = Some(size);
+        self
+    }
+
+    /// From another loopback address.
+    pub fn from(mut self, source: &str) -> Self {
+        self.source = source.parse().unwrap();
+        self
+    }
+
+    /// The query's wire bytes.
+    pub fn packet(&self) -> Vec<u8> {
+        let mut m = Message::query();
+        m.metadata.id = 0x4242;
+        m.add_query(Query::query(
+            Name::from_ascii(&self.name).unwrap(),
+            self.rtype,
+        ));
+        if let Some(size) = self.edns {
+            let mut e = Edns::new();
+            e.set_max_payload(size);
+            if let Some((addr, prefix)) = self.ecs {
+                e.options_mut()
+                    .insert(EdnsOption::Subnet(ClientSubnet::new(addr, prefix, 0)));
+            }
+            m.set_edns(e);
+        }
+        m.to_vec().unwrap()
+    }
+
+    /// Sends over UDP and decodes the answer.
+    pub fn udp(&self, server: SocketAddr) -> Message {
+        Message::from_vec(&udp_raw(server, self.source, &self.packet()).expect("an answer"))
+            .unwrap()
+    }
+
+    /// Sends over TCP and decodes the answer.
+    pub fn tcp(&self, server: SocketAddr) -> Message {
+        let mut s = TcpStream::connect(server).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        tcp_send(&mut s, &self.packet());
+        Message::from_vec(&tcp_read(&mut s).expect("an answer")).unwrap()
+    }
+}
+
+/// Sends raw bytes over UDP from `source`; `None` when nothing comes back within 1.5 s.
+pub fn udp_raw(server: SocketAddr, source: IpAddr, packet: &[u8]) -> Option<Vec<u8>> {
+    let sock = UdpSocket::bind(SocketAddr::new(source, 0)).unwrap();
+    sock.set_read_timeout(Some(Duration::from_millis(500)))
+        .unwrap();
+    let mut buf = [0u8; 65535];
+    for _ in 0..3 {
+        sock.send_to(packet, server).unwrap();
+        if let Ok((n, _)) = sock.recv_from(&mut buf) {
+            return Some(buf[..n].to_vec());
+        }
+    }
+    None
+}
+
+/// Writes one length-prefixed message.
+pub fn tcp_send(s: &mut TcpStream, packet: &[u8]) {
+    let mut framed = (packet.len() as u16).to_be_bytes().to_vec();
+    framed.extend_from_slice(packet);
+    s.write_all(&framed).unwrap();
+}
+
+/// Reads one length-prefixed message; `None` on close or timeout.
+pub fn tcp_read(s: &mut TcpStream) -> Option<Vec<u8>> {
+    let mut len = [0u8; 2];
+    s.read_exact(&mut len).ok()?;
+    let mut buf = vec![0u8; u16::from_be_bytes(len) as usize];
+    s.read_exact(&mut buf).ok()?;
+    Some(buf)
+}
+
+/// The answer section as `name type data` lines (names lower-case, no trailing dot).
+pub fn answers(m: &Message) -> Vec<String> {
+    m.answers
+        .iter()
+        .map(|r| {
+            format!(
+                "{} {} {}",
+                r.name.to_string().trim_end_matches('.').to_lowercase(),
+                r.record_type(),
+                rdata(&r.data)
+            )
+        })
+        .collect()
+}
+
+fn rdata(d: &RData) -> String {
+    d.to_string().trim_end_matches('.').to_string()
+}
+
+/// The region a global-name answer points at (the CNAME target's second label).
+pub fn cname_region(m: &Message) -> Option<String> {
+    m.answers.iter().find_map(|r| match &r.data {
+        RData::CNAME(c) => c.0.to_string().split('.').nth(1).map(str::to_string),
+        _ => None,
+    })
+}
+
+/// The ECS option of a response: (source prefix, scope prefix).
+pub fn ecs_scope(m: &Message) -> Option<(u8, u8)> {
+    let edns = m.edns.as_ref()?;
+    edns.options().as_ref().iter().find_map(|(_, o)| match o {
+        EdnsOption::Subnet(cs) => Some((cs.source_prefix(), cs.scope_prefix())),
+        _ => None,
+    })
+}
+
+/// One MaxMind-layout record: coordinates and/or country and/or continent.
+pub struct CityRecord<'a> {
+    /// Network.
+    pub net: &'a str,
+    /// Coordinates.
+    pub at: Option<(f64, f64)>,
+    /// Country ISO code.
+    pub country: Option<&'a str>,
+    /// Continent code.
+    pub continent: Option<&'a str>,
+}
+
+/// Writes a MaxMind GeoIP2-City-layout database.
+pub fn maxmind_city(records: &[CityRecord<'_>]) -> Vec<u8> {
+    use mmdb_writer::{Value, Writer};
+    let mut w = Writer::new("GeoIP2-City");
+    for r in records {
+        let mut m = Vec::new();
+        if let Some((lat, lon)) = r.at {
+            m.push((
+                "location",
+                Value::map([
+                    ("latitude", Value::Double(lat)),
+                    ("longitude", Value::Double(lon)),
+                    ("accuracy_radius", Value::U16(50)),
+                ]),
+            ));
+        }
+        if let Some(c) = r.country {
+            m.push((
+                "country",
+                Value::map([("iso_code", Value::from(c)), ("geoname_id", Value::U32(1))]),
+            ));
+        }
+        if let Some(c) = r.continent {
+            m.push(("continent", Value::map([("code", Value::from(c))])));
+        }
+        w.insert_value(r.net.parse::<ipnet::IpNet>().unwrap(), Value::map(m))
+            .unwrap();
+    }
+    w.to_bytes().unwrap()
+}
+
+/// Writes an ip-location-db (flat, f32 coordinates) database for one IP version.
+pub fn flat_city(v4: bool, records: &[(&str, f32, f32, &str)]) -> Vec<u8> {
+    use mmdb_writer::{IpVersion, Value, Writer};
+    let mut w = Writer::builder("ip-location-db city")
+        .ip_version(if v4 { IpVersion::V4 } else { IpVersion::V6 })
+        .build();
+    for &(net, lat, lon, cc) in records {
+        let m = Value::map([
+            ("city", Value::from("x")),
+            ("country_code", Value::from(cc)),
+            ("latitude", Value::Float(lat)),
+            ("longitude", Value::Float(lon)),
+        ]);
+        w.insert_value(net.parse::<ipnet::IpNet>().unwrap(), m)
+            .unwrap();
+    }
+    w.to_bytes().unwrap()
+}

@@ -57,9 +57,9 @@ struct Record<'a> {
     #[serde(borrow, default)]
     continent: Option<Named<'a>>,
     #[serde(default)]
-    latitude: Option<f64>,
+    latitude: Option<Coordinate>,
     #[serde(default)]
-    longitude: Option<f64>,
+    longitude: Option<Coordinate>,
     #[serde(borrow, default)]
     country_code: Option<&'a str>,
 }
@@ -67,9 +67,39 @@ struct Record<'a> {
 #[derive(Deserialize, Default)]
 struct Coordinates {
     #[serde(default)]
-    latitude: Option<f64>,
+    latitude: Option<Coordinate>,
     #[serde(default)]
-    longitude: Option<f64>,
+    longitude: Option<Coordinate>,
+}
+
+/// A coordinate stored as a double (MaxMind) or a float (ip-location-db). The decoder is strict
+/// about the stored type, so this accepts whichever is there.
+#[derive(Clone, Copy)]
+struct Coordinate(f64);
+
+impl<'de> Deserialize<'de> for Coordinate {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl serde::de::Visitor<'_> for Visitor {
+            type Value = Coordinate;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a coordinate in degrees")
+            }
+            fn visit_f32<E>(self, v: f32) -> Result<Coordinate, E> {
+                Ok(Coordinate(f64::from(v)))
+            }
+            fn visit_f64<E>(self, v: f64) -> Result<Coordinate, E> {
+                Ok(Coordinate(v))
+            }
+            fn visit_i64<E>(self, v: i64) -> Result<Coordinate, E> {
+                Ok(Coordinate(v as f64))
+            }
+            fn visit_u64<E>(self, v: u64) -> Result<Coordinate, E> {
+                Ok(Coordinate(v as f64))
+            }
+        }
+        d.deserialize_any(Visitor)
+    }
 }
 
 #[derive(Deserialize, Default)]
@@ -116,7 +146,7 @@ fn interpret(r: &Record<'_>) -> (Option<Point>, GeoDetail) {
         Some(c) => (c.latitude, c.longitude),
         None => (r.latitude, r.longitude),
     };
-    if let (Some(lat), Some(lon)) = (lat, lon)
+    if let (Some(Coordinate(lat)), Some(Coordinate(lon))) = (lat, lon)
         && let Some(p) = Point::new(lat, lon)
     {
         return (Some(p), GeoDetail::Coordinates);

@@ -467,7 +467,7 @@ pub struct RegionProbeSpec {
 }
 
 /// `geoip/geoip.yaml`.
-#[derive(Debug, Deserialize, Default)]
+#[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct GeoIpFile {
     /// One database file, or a list (an IPv4 + IPv6 pair), relative to `geoip/`.
@@ -482,6 +482,18 @@ pub struct GeoIpFile {
     /// Location overrides.
     #[serde(default)]
     pub locations: Vec<LocationSpec>,
+}
+
+impl Default for GeoIpFile {
+    /// The settings when `geoip.yaml` is absent: no database, ECS on, default prefixes.
+    fn default() -> Self {
+        Self {
+            database: None,
+            ecs: true,
+            subnet_prefix: SubnetPrefixSpec::default(),
+            locations: Vec::new(),
+        }
+    }
 }
 
 /// One file or several.

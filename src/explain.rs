@@ -3,7 +3,7 @@
 //! It runs the very handler the server runs, on a query built here, and prints the routing
 //! details (location source, distance to every replica, eligibility) for global names.
 
-use crate::dns::global::{self, ViewMatch};
+use crate::dns::global;
 use crate::dns::names::{Entry, to_wire};
 use crate::dns::wire::ClientSubnet;
 use crate::dns::{Transport, handle};
@@ -11,6 +11,7 @@ use crate::geo::{GeoDetail, LocationSource};
 use crate::health::HealthState;
 use crate::route::Reason;
 use crate::state::Snapshot;
+use crate::view::{self, ViewMatch};
 use hickory_proto::op::Message;
 use hickory_proto::rr::RecordType;
 use std::fmt::Write;
@@ -88,7 +89,7 @@ fn explain_global(
         "kind:     global name of registry {} in zone {}",
         reg.name, zone.name
     );
-    let view = global::select_view(zone, client, ecs);
+    let view = view::select_view(zone, client, ecs);
     let located_by = match view {
         Some(ViewMatch { scope: 0, .. }) => client,
         _ => global::client_address(snap, client, ecs),

@@ -7,6 +7,7 @@
 //! - [`geo`]: coordinates, distances, overrides and MaxMind DB lookups.
 //! - [`route`]: the pure routing function for the global name.
 //! - [`health`]: the health table that routing reads.
+//! - [`view`]: split horizon, source address → view.
 //! - [`explain`]: the human account of one decision (`georoute explain`).
 //!
 //! [`Server::start`] starts a whole server in-process, so tests run exactly what `serve` runs.
@@ -18,6 +19,7 @@ pub mod geo;
 pub mod health;
 pub mod route;
 pub mod state;
+pub mod view;
 
 use dns::tcp::TcpLimits;
 use state::{Shared, Snapshot};

@@ -1,11 +1,12 @@
 //! The records of each kind of name (SPEC.md section 1), negative answers and TTLs.
 
-use super::global::{self, ViewMatch};
+use super::global;
 use super::names::Entry;
 use super::wire::{Response, rcode, rtype};
 use crate::config::{Addresses, GlobalAnswer, Registry, Zone};
 use crate::health::HealthState;
 use crate::state::Snapshot;
+use crate::view::ViewMatch;
 use std::net::IpAddr;
 
 /// Everything an answer depends on.

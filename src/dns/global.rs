@@ -2,52 +2,12 @@
 //! Shared by the query handler and `georoute explain`, so both always agree.
 
 use super::wire::ClientSubnet;
-use crate::config::{View, Zone};
 use crate::geo::{Located, LocationSource};
 use crate::health::HealthState;
 use crate::route::{self, Decision};
 use crate::state::Snapshot;
+use crate::view::ViewMatch;
 use std::net::IpAddr;
-
-/// Which view a client is in, and why.
-#[derive(Debug, Clone, Copy)]
-pub struct ViewMatch<'a> {
-    /// The view.
-    pub view: &'a View,
-    /// ECS scope of the match: 0 when the source address selected it, else the view network's
-    /// prefix (a trusted resolver's ECS selected it).
-    pub scope: u8,
-}
-
-/// Picks the view of a query: the source address decides; an ECS address only when the source
-/// is one of the view's trusted resolvers.
-pub fn select_view<'a>(
-    zone: &'a Zone,
-    source: IpAddr,
-    ecs: Option<&ClientSubnet>,
-) -> Option<ViewMatch<'a>> {
-    if zone.views.is_empty() {
-        return None;
-    }
-    if let Some(view) = zone
-        .views
-        .iter()
-        .find(|v| v.clients.iter().any(|n| n.contains(&source)))
-    {
-        return Some(ViewMatch { view, scope: 0 });
-    }
-    let ecs = ecs.filter(|e| e.source_prefix > 0)?;
-    zone.views.iter().find_map(|view| {
-        if !view.trusted_resolvers.iter().any(|n| n.contains(&source)) {
-            return None;
-        }
-        let net = view.clients.iter().find(|n| n.contains(&ecs.address))?;
-        Some(ViewMatch {
-            view,
-            scope: net.prefix_len(),
-        })
-    })
-}
 
 /// The address whose location counts: the ECS address when ECS is on and the option carries
 /// address bits, otherwise the packet's source.

@@ -4,10 +4,11 @@
 //! growth, does no I/O and logs nothing per query.
 
 use super::answer::{self, Outcome};
-use super::global::{self, ViewMatch};
+use super::global;
 use super::wire::{self, Query, Reject, Response, parse_query, rcode};
 use crate::health::HealthState;
 use crate::state::Snapshot;
+use crate::view::{self, ViewMatch};
 use std::net::IpAddr;
 
 /// UDP payload size this server advertises and never exceeds (DNS flag day 2020).
@@ -122,7 +123,7 @@ fn respond(
         },
     };
     let zone = &snap.config.zones[zone_index];
-    let view = global::select_view(zone, source, ecs.as_ref());
+    let view = view::select_view(zone, source, ecs.as_ref());
     // Inside a view chosen by the source address, ECS does not move the client.
     let client = match view {
         Some(ViewMatch { scope: 0, .. }) => source,

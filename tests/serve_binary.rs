@@ -1,0 +1,127 @@
+//! The real `georoute serve` binary: no flags serves the shipped example on 127.0.0.1:5300,
+//! `--dns` is repeatable, SIGTERM exits 0, an invalid configuration exits 2.
+
+mod common;
+
+use common::{Ask, TestDir, cname_region, udp_raw};
+use hickory_proto::rr::RecordType;
+use std::net::{SocketAddr, UdpSocket};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn georoute() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_georoute"))
+}
+
+/// Polls until the server answers the apex SOA (at most 10 s).
+fn wait_ready(addr: SocketAddr, child: &mut Child) {
+    let probe = Ask::new("azurecr.io", RecordType::SOA).packet();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < deadline {
+        if let Some(status) = child.try_wait().unwrap() {
+            panic!("server exited early: {status}");
+        }
+        if udp_raw(addr, "127.0.0.1".parse().unwrap(), &probe).is_some() {
+            return;
+        }
+    }
+    panic!("server on {addr} did not answer within 10 s");
+}
+
+fn terminate(mut child: Child) -> std::process::ExitStatus {
+    let ok = Command::new("kill")
+        .arg("-TERM")
+        .arg(child.id().to_string())
+        .status()
+        .unwrap();
+    assert!(ok.success());
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < deadline {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let _ = child.kill();
+    panic!("no exit within 10 s of SIGTERM");
+}
+
+/// A port free for both UDP and TCP right now.
+fn free_port() -> u16 {
+    for _ in 0..50 {
+        let u = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let port = u.local_addr().unwrap().port();
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no free port");
+}
+
+#[test]
+fn serve_without_flags_answers_on_5300_and_stops_on_sigterm() {
+    let dir = TestDir::example();
+    let mut child = georoute()
+        .arg("serve")
+        .current_dir(&dir.path)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let addr: SocketAddr = "127.0.0.1:5300".parse().unwrap();
+    wait_ready(addr, &mut child);
+    let m = Ask::new("myregistry.azurecr.io", RecordType::A)
+        .ecs("192.0.2.0/24")
+        .udp(addr);
+    assert_eq!(cname_region(&m).as_deref(), Some("australiaeast"));
+    let m = Ask::new("myregistry.azurecr.io", RecordType::A)
+        .ecs("192.0.2.0/24")
+        .tcp(addr);
+    assert_eq!(cname_region(&m).as_deref(), Some("australiaeast"));
+    assert!(terminate(child).success(), "SIGTERM exits 0");
+}
+
+#[test]
+fn dns_flag_is_repeatable() {
+    let dir = TestDir::example();
+    let (p1, p2) = (free_port(), free_port());
+    let mut child = georoute()
+        .args(["serve", "--config"])
+        .arg(&dir.path)
+        .args([
+            "--dns",
+            &format!("127.0.0.1:{p1}"),
+            "--dns",
+            &format!("127.0.0.1:{p2}"),
+            "--log-format",
+            "json",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    for p in [p1, p2] {
+        wait_ready(SocketAddr::from(([127, 0, 0, 1], p)), &mut child);
+    }
+    let status = terminate(child);
+    assert!(status.success());
+}
+
+#[test]
+fn invalid_configuration_exits_2_with_the_location() {
+    let dir = TestDir::example();
+    let zone = std::fs::read_to_string(dir.path.join("zones/azurecr.io.yaml")).unwrap();
+    dir.write(
+        "zones/azurecr.io.yaml",
+        &zone.replace("ttl: 3600", "ttl: 3600\ncolour: blue"),
+    );
+    let out = georoute()
+        .args(["serve", "--dns", "127.0.0.1:0", "--config"])
+        .arg(&dir.path)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("azurecr.io.yaml:5:1"), "{err}");
+    assert!(err.contains("colour"), "{err}");
+}

@@ -81,8 +81,8 @@ pub fn build_geoip(
             continue;
         };
         let spot = match (&loc.region, &loc.latitude, &loc.longitude) {
-            (Some(r), None, None) => match regions.find(&r.value) {
-                Some(i) => Some((regions.get(i).point, Some(r.value.clone()))),
+            (Some(r), None, None) => match regions.find(&r.value.to_ascii_lowercase()) {
+                Some(i) => Some((regions.get(i).point, Some(regions.get(i).name.clone()))),
                 None => {
                     p.at(r, format!("unknown region {:?}", r.value));
                     None

@@ -287,7 +287,7 @@ fn view_registry(vr: &ViewRegistrySpec, registry: &Registry, p: &mut Problems<'_
             let Some(i) = registry
                 .replicas
                 .iter()
-                .position(|r| r.region == region.value)
+                .position(|r| r.region.eq_ignore_ascii_case(&region.value))
             else {
                 p.at(
                     region,

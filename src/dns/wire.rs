@@ -304,6 +304,11 @@ pub struct Response<'b> {
     section: usize,
     names: [(u16, u16); 8],
     named: usize,
+    /// Names written from a given source slice (address, length) → where: writing the same
+    /// slice again (the question name as owner, a CNAME target as the owner of its addresses)
+    /// is one comparison and a pointer.
+    sources: [(usize, usize, u16); 4],
+    sourced: usize,
 }
 
 impl<'b> Response<'b> {
@@ -323,6 +328,8 @@ impl<'b> Response<'b> {
             section: 0,
             names: [(0, 0); 8],
             named: 0,
+            sources: [(0, 0, 0); 4],
+            sourced: 0,
         }
     }
 
@@ -330,6 +337,7 @@ impl<'b> Response<'b> {
     pub fn question(&mut self, question: &[u8], qname_len: usize) {
         self.buf[5] = 1;
         self.remember(self.buf.len(), qname_len);
+        self.source(&question[..qname_len], self.buf.len());
         self.buf.extend_from_slice(question);
     }
 
@@ -349,6 +357,13 @@ impl<'b> Response<'b> {
         self.buf.len() <= 12
     }
 
+    fn source(&mut self, wire: &[u8], at: usize) {
+        if self.sourced < self.sources.len() && at < 0x3FFF {
+            self.sources[self.sourced] = (wire.as_ptr() as usize, wire.len(), at as u16);
+            self.sourced += 1;
+        }
+    }
+
     fn remember(&mut self, at: usize, len: usize) {
         if self.named < self.names.len() && at < 0x3FFF {
             self.names[self.named] = (at as u16, len as u16);
@@ -360,6 +375,15 @@ impl<'b> Response<'b> {
     /// longest known suffix.
     pub fn name(&mut self, wire: &[u8]) {
         let start = self.buf.len();
+        let key = (wire.as_ptr() as usize, wire.len());
+        if let Some(&(_, _, at)) = self.sources[..self.sourced]
+            .iter()
+            .find(|s| (s.0, s.1) == key)
+        {
+            self.buf.extend_from_slice(&(0xC000 | at).to_be_bytes());
+            return;
+        }
+        self.source(wire, start);
         let mut i = 0;
         while i < wire.len() && wire[i] != 0 {
             if let Some(at) = self.find_suffix(&wire[i..]) {
@@ -379,18 +403,18 @@ impl<'b> Response<'b> {
     /// Offset of an already written name whose tail equals `suffix` (labels, case-insensitive).
     fn find_suffix(&self, suffix: &[u8]) -> Option<u16> {
         for &(at, len) in &self.names[..self.named] {
-            let (at, len) = (at as usize, len as usize);
+            let (at, end) = (at as usize, at as usize + len as usize);
+            if end - at < suffix.len() {
+                continue;
+            }
             let mut j = at;
-            // Walk the written name's labels (plain labels only, no pointers inside).
-            while j < at + len && self.buf[j] != 0 && self.buf[j] < 0xC0 {
-                let rest = at + len - j;
-                if rest >= suffix.len()
-                    && self.buf[j..j + suffix.len()].eq_ignore_ascii_case(suffix)
-                    && suffix.last() == Some(&0)
-                {
-                    return Some(j as u16);
-                }
+            // Walk the written name's labels (plain labels only, no pointers inside) until the
+            // rest is exactly as long as the suffix: only then can the two be equal.
+            while end - j > suffix.len() && self.buf[j] != 0 && self.buf[j] < 0xC0 {
                 j += 1 + self.buf[j] as usize;
+            }
+            if end - j == suffix.len() && self.buf[j..end].eq_ignore_ascii_case(suffix) {
+                return Some(j as u16);
             }
         }
         None

@@ -43,6 +43,29 @@ impl Point {
         })
     }
 
+    /// Cosine of the central angle to `other`: larger is nearer. One dot product, no
+    /// trigonometry, for ranking many points.
+    pub fn closeness(&self, other: &Point) -> f64 {
+        let [a1, a2, a3] = self.xyz;
+        let [b1, b2, b3] = other.xyz;
+        (a1 * b1 + a2 * b2 + a3 * b3).clamp(-1.0, 1.0)
+    }
+
+    /// Converts a [`Point::closeness`] to km.
+    pub fn closeness_to_km(closeness: f64) -> f64 {
+        closeness.clamp(-1.0, 1.0).acos() * EARTH_RADIUS_KM
+    }
+
+    /// Converts km to the [`Point::closeness`] of that distance (-1 beyond the antipode).
+    pub fn km_to_closeness(km: f64) -> f64 {
+        let angle = km / EARTH_RADIUS_KM;
+        if angle >= std::f64::consts::PI {
+            -1.0
+        } else {
+            angle.cos()
+        }
+    }
+
     /// Great-circle distance in km.
     pub fn distance_km(&self, other: &Point) -> f64 {
         let [a1, a2, a3] = self.xyz;

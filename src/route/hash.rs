@@ -58,14 +58,11 @@ pub fn subnet_key(addr: IpAddr, v4_prefix: u8, v6_prefix: u8, registry_seed: u64
 /// Picks from `candidates` (at least one) by weighted rendezvous hashing: each candidate scores
 /// `weight / -ln(u)` with `u` uniform in (0, 1) drawn from `key` and the candidate's seed; the
 /// highest score wins. A candidate's share of keys is proportional to its weight.
-pub fn rendezvous(
-    candidates: &[usize],
-    key: u64,
-    weight_seed: impl Fn(usize) -> (u32, u64),
-) -> usize {
-    let mut best = candidates[0];
+pub fn rendezvous(candidates: &[u8], key: u64, weight_seed: impl Fn(usize) -> (u32, u64)) -> usize {
+    let mut best = candidates[0] as usize;
     let mut best_score = f64::NEG_INFINITY;
     for &c in candidates {
+        let c = c as usize;
         let (weight, seed) = weight_seed(c);
         let h = mix64(key ^ seed);
         // 53 random bits into (0, 1): never 0, never 1.

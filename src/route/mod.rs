@@ -88,28 +88,31 @@ pub fn choose(
         }
     };
 
-    let mut dist = [f64::INFINITY; MAX_REPLICAS];
+    // Rank by closeness (cosine of the angle, larger is nearer): no trigonometry per replica.
+    let mut near = [f64::NEG_INFINITY; MAX_REPLICAS];
     let mut nearest_routed = usize::MAX;
-    for i in 0..n {
-        if routed(i) {
-            dist[i] = point.distance_km(&replicas[i].point);
-            if nearest_routed == usize::MAX || dist[i] < dist[nearest_routed] {
+    for (i, rep) in replicas.iter().enumerate().take(n) {
+        if rep.global_endpoint_routing {
+            near[i] = point.closeness(&rep.point);
+            if nearest_routed == usize::MAX || near[i] > near[nearest_routed] {
                 nearest_routed = i;
             }
         }
     }
-    let d0 = dist[nearest_routed];
-    let band = d0
-        + registry
-            .routing
+    let d0 = Point::closeness_to_km(near[nearest_routed]);
+    let routing = &registry.routing;
+    let band_km = d0
+        + routing
             .tie_band_km
-            .max(d0 * registry.routing.tie_band_percent / 100.0);
+            .max(d0 * routing.tie_band_percent / 100.0);
+    // A hair of slack so that a replica exactly on the band's edge is inside it.
+    let band = Point::km_to_closeness(band_km) - 1e-12;
 
-    let mut candidates = [0usize; MAX_REPLICAS];
+    let mut candidates = [0u8; MAX_REPLICAS];
     let mut count = 0;
-    for (i, &d) in dist.iter().enumerate().take(n) {
-        if d <= band && eligible(i) {
-            candidates[count] = i;
+    for (i, &c) in near.iter().enumerate().take(n) {
+        if c >= band && eligible(i) {
+            candidates[count] = i as u8;
             count += 1;
         }
     }
@@ -123,12 +126,16 @@ pub fn choose(
         // Failover spread: the `failover_spread` nearest eligible replicas share the clients.
         for i in 0..n {
             if eligible(i) {
-                candidates[count] = i;
+                candidates[count] = i as u8;
                 count += 1;
             }
         }
         let list = &mut candidates[..count];
-        list.sort_by(|&a, &b| dist[a].total_cmp(&dist[b]).then(a.cmp(&b)));
+        list.sort_by(|&a, &b| {
+            near[b as usize]
+                .total_cmp(&near[a as usize])
+                .then(a.cmp(&b))
+        });
         count = count.min(registry.routing.failover_spread.max(1));
         Reason::Failover {
             nearest: nearest_routed,
@@ -137,7 +144,7 @@ pub fn choose(
     };
     let list = &candidates[..count];
     let replica = if count == 1 {
-        list[0]
+        list[0] as usize
     } else {
         hash::rendezvous(list, key, |i| (replicas[i].weight, replicas[i].seed))
     };

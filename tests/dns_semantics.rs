@@ -388,3 +388,49 @@ fn tcp_pipelining_and_idle_close() {
         ]
     );
 }
+
+#[test]
+fn tcp_idle_timeout_and_connection_limit() {
+    let dir = config();
+    let s = TestServer::start_with(&dir.path, |settings| {
+        settings.tcp.idle_timeout = Duration::from_millis(300);
+        settings.tcp.max_connections = 2;
+    });
+    let packet = Ask::new("azurecr.io", RecordType::SOA).packet();
+    let open = || {
+        let c = TcpStream::connect(s.addr).unwrap();
+        c.set_read_timeout(Some(Duration::from_secs(3))).unwrap();
+        c
+    };
+    // Idle: the server closes the connection (EOF before any reply).
+    let mut idle = open();
+    let started = std::time::Instant::now();
+    assert!(tcp_read(&mut idle).is_none());
+    let waited = started.elapsed();
+    assert!(
+        waited >= Duration::from_millis(250) && waited < Duration::from_secs(3),
+        "{waited:?}"
+    );
+
+    // Limit: two connections are served; a third waits until one of them ends.
+    let (mut c1, mut c2) = (open(), open());
+    for c in [&mut c1, &mut c2] {
+        tcp_send(c, &packet);
+        assert!(tcp_read(c).is_some());
+    }
+    let mut c3 = open();
+    c3.set_read_timeout(Some(Duration::from_millis(150)))
+        .unwrap();
+    tcp_send(&mut c3, &packet);
+    assert!(
+        tcp_read(&mut c3).is_none(),
+        "the third connection is not served yet"
+    );
+    drop(c1);
+    drop(c2);
+    c3.set_read_timeout(Some(Duration::from_secs(3))).unwrap();
+    assert!(
+        tcp_read(&mut c3).is_some(),
+        "served once the others are gone"
+    );
+}

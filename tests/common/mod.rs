@@ -91,6 +91,11 @@ pub struct TestServer {
 impl TestServer {
     /// Starts a server on 127.0.0.1:0 for a configuration folder.
     pub fn start(dir: &Path) -> Self {
+        Self::start_with(dir, |_| {})
+    }
+
+    /// Starts a server with adjusted settings.
+    pub fn start_with(dir: &Path, adjust: impl FnOnce(&mut Settings)) -> Self {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
@@ -99,6 +104,7 @@ impl TestServer {
         let mut settings = Settings::new(dir);
         settings.dns = vec!["127.0.0.1:0".parse().unwrap()];
         settings.udp_threads = 2;
+        adjust(&mut settings);
         let server = runtime
             .block_on(Server::start(settings))
             .expect("server starts");

@@ -73,29 +73,31 @@ pub fn write(ctx: &Context<'_>, entry: Entry, r: &mut Response<'_>) -> Outcome {
             let ns = &zone.nameservers[nameserver];
             addresses(ctx, r, ctx.qname, zone.ttl, &ns.addresses, 0)
         }
-        Entry::Regional { registry, replica } => {
-            let reg = &zone.registries[registry];
-            let private = ctx.view.map(|v| {
-                v.view
-                    .registries
-                    .get(&reg.name)
-                    .and_then(|vr| vr.regional.get(&replica).copied())
-            });
-            let public = &reg.replicas[replica].addresses;
-            static_name(ctx, r, reg.ttl_regional, private, public)
-        }
-        Entry::Data { registry, replica } => {
-            let reg = &zone.registries[registry];
-            let private = ctx.view.map(|v| {
-                v.view
-                    .registries
-                    .get(&reg.name)
-                    .and_then(|vr| vr.data.get(&replica).copied())
-            });
-            let public = &reg.replicas[replica].data_addresses;
-            static_name(ctx, r, reg.ttl_data, private, public)
-        }
+        Entry::Regional { registry, replica } => replica_name(ctx, r, registry, replica, false),
+        Entry::Data { registry, replica } => replica_name(ctx, r, registry, replica, true),
         Entry::Global { registry } => global_name(ctx, r, registry),
+    }
+}
+
+/// A replica's regional (or data) name: its public addresses, or the view's private one.
+fn replica_name(
+    ctx: &Context<'_>,
+    r: &mut Response<'_>,
+    registry: usize,
+    replica: usize,
+    data: bool,
+) -> Outcome {
+    let reg = &ctx.zone().registries[registry];
+    let private = ctx.view.map(|v| {
+        let vr = v.view.registries.get(&reg.name);
+        let map = vr.map(|vr| if data { &vr.data } else { &vr.regional });
+        map.and_then(|m| m.get(&replica).copied())
+    });
+    let rep = &reg.replicas[replica];
+    if data {
+        static_name(ctx, r, reg.ttl_data, private, &rep.data_addresses)
+    } else {
+        static_name(ctx, r, reg.ttl_regional, private, &rep.addresses)
     }
 }
 

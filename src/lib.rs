@@ -8,10 +8,12 @@
 //! - [`route`]: the pure routing function for the global name.
 //! - [`health`]: the health table that routing reads.
 //! - [`view`]: split horizon, source address → view.
+//! - [`admin`]: the admin HTTP endpoints (`/status`, `/healthz`, `/readyz`).
 //! - [`explain`]: the human account of one decision (`georoute explain`).
 //!
 //! [`Server::start`] starts a whole server in-process, so tests run exactly what `serve` runs.
 
+pub mod admin;
 pub mod config;
 pub mod dns;
 pub mod explain;
@@ -41,6 +43,12 @@ pub struct Settings {
     pub udp_recv_buffer: usize,
     /// TCP limits.
     pub tcp: TcpLimits,
+    /// Admin HTTP address (`None`: no admin server).
+    pub admin: Option<SocketAddr>,
+    /// Probes running at once, at most.
+    pub probe_concurrency: usize,
+    /// Run health probes (off: every replica counts healthy; regions.yaml still applies).
+    pub probes: bool,
 }
 
 impl Settings {
@@ -52,6 +60,9 @@ impl Settings {
             udp_threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
             udp_recv_buffer: 1 << 20,
             tcp: TcpLimits::default(),
+            admin: Some(SocketAddr::from(([127, 0, 0, 1], 9153))),
+            probe_concurrency: 64,
+            probes: true,
         }
     }
 }
@@ -66,6 +77,9 @@ pub enum Error {
     /// A GeoIP database could not be opened.
     #[error("{0}")]
     Geo(String),
+    /// A probe could not be set up (bad URL, unreadable CA file).
+    #[error("{0}")]
+    Probe(String),
     /// A listen address could not be bound.
     #[error("cannot listen on {addr}: {source}")]
     Bind {
@@ -86,12 +100,17 @@ pub fn load_snapshot(dir: &std::path::Path, generation: u64) -> Result<Snapshot,
 pub struct Server {
     /// The addresses actually bound (port 0 resolved).
     pub dns_addrs: Vec<SocketAddr>,
+    /// The admin address actually bound, if any.
+    pub admin_addr: Option<SocketAddr>,
     /// The shared state (tests swap health through it).
     pub shared: Arc<Shared>,
+    /// The probes.
+    pub prober: Arc<health::prober::Prober>,
     stop: Arc<AtomicBool>,
     stop_tx: tokio::sync::watch::Sender<bool>,
     udp: Vec<std::thread::JoinHandle<()>>,
     tcp: Vec<tokio::task::JoinHandle<()>>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
 }
 
 impl Server {
@@ -100,6 +119,12 @@ impl Server {
     pub async fn start(settings: Settings) -> Result<Self, Error> {
         let snapshot = load_snapshot(&settings.config_dir, 1)?;
         let shared = Shared::new(snapshot);
+        let prober = health::prober::Prober::new(shared.clone(), settings.probe_concurrency)
+            .map_err(Error::Probe)?;
+        if settings.probes {
+            // One bounded probe round before the listeners open (SPEC section 4, Start).
+            prober.first_round().await;
+        }
         let stop = Arc::new(AtomicBool::new(false));
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
         let mut dns_addrs = Vec::new();
@@ -119,14 +144,34 @@ impl Server {
                 stop_rx.clone(),
             )));
         }
-        tracing::info!(addresses = ?dns_addrs, generation = 1, "serving DNS");
+        let mut tasks = if settings.probes {
+            prober.spawn(stop_rx.clone())
+        } else {
+            Vec::new()
+        };
+        let mut admin_addr = None;
+        if let Some(addr) = settings.admin {
+            let listener = admin::bind(addr)
+                .await
+                .map_err(|source| Error::Bind { addr, source })?;
+            admin_addr = listener.local_addr().ok();
+            let state = admin::Admin {
+                shared: shared.clone(),
+                prober: prober.clone(),
+            };
+            tasks.push(tokio::spawn(admin::serve(listener, state, stop_rx.clone())));
+        }
+        tracing::info!(addresses = ?dns_addrs, admin = ?admin_addr, generation = 1, "serving DNS");
         Ok(Self {
             dns_addrs,
+            admin_addr,
             shared,
+            prober,
             stop,
             stop_tx,
             udp,
             tcp,
+            tasks,
         })
     }
 
@@ -134,7 +179,7 @@ impl Server {
     pub async fn shutdown(self) {
         self.stop.store(true, Ordering::Relaxed);
         let _ = self.stop_tx.send(true);
-        for t in self.tcp {
+        for t in self.tcp.into_iter().chain(self.tasks) {
             let _ = t.await;
         }
         let udp = self.udp;

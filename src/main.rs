@@ -41,6 +41,9 @@ enum Command {
         /// UDP receive buffer in bytes (0: system default).
         #[arg(long, default_value_t = 1 << 20)]
         udp_recv_buffer: usize,
+        /// Do not probe replicas: every replica counts healthy (demos, tests).
+        #[arg(long)]
+        no_probes: bool,
     },
     /// Validate the configuration and print what would be served.
     Check {
@@ -80,6 +83,7 @@ fn main() -> ExitCode {
             log_format,
             udp_threads,
             udp_recv_buffer,
+            no_probes,
         } => {
             init_logging(log_format);
             let mut settings = Settings::new(config);
@@ -88,7 +92,8 @@ fn main() -> ExitCode {
             if let Some(n) = udp_threads {
                 settings.udp_threads = n.max(1);
             }
-            let _ = admin; // The admin server arrives with the operations work.
+            settings.admin = Some(admin);
+            settings.probes = !no_probes;
             serve(settings)
         }
         Command::Check { config } => check(&config),
@@ -214,7 +219,7 @@ fn check(config: &std::path::Path) -> ExitCode {
 fn fail(e: Error) -> ExitCode {
     eprintln!("georoute: {e}");
     match e {
-        Error::Config(_) | Error::Geo(_) => ExitCode::from(2),
+        Error::Config(_) | Error::Geo(_) | Error::Probe(_) => ExitCode::from(2),
         _ => ExitCode::from(1),
     }
 }

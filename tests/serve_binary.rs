@@ -62,7 +62,7 @@ fn free_port() -> u16 {
 fn serve_without_flags_answers_on_5300_and_stops_on_sigterm() {
     let dir = TestDir::example();
     let mut child = georoute()
-        .arg("serve")
+        .args(["serve", "--no-probes"]) // tests talk to loopback only
         .current_dir(&dir.path)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -86,7 +86,7 @@ fn dns_flag_is_repeatable() {
     let dir = TestDir::example();
     let (p1, p2) = (free_port(), free_port());
     let mut child = georoute()
-        .args(["serve", "--config"])
+        .args(["serve", "--no-probes", "--admin", "127.0.0.1:0", "--config"])
         .arg(&dir.path)
         .args([
             "--dns",

@@ -307,6 +307,8 @@ pub struct ProbePolicy {
     pub healthy_status: Vec<(u16, u16)>,
     /// Verify TLS.
     pub tls_verify: bool,
+    /// Extra trusted CA certificates (PEM file).
+    pub tls_ca: Option<PathBuf>,
     /// Flap limit within the window.
     pub flap_limit: u32,
     /// Flap window.

@@ -152,6 +152,13 @@ pub fn build_policies(
                     None => p.at(s, "status must be a code or a range such as \"100-499\""),
                 }
             }
+            let tls_ca = spec.tls_ca.as_ref().map(|ca| {
+                let file = path.parent().unwrap_or(Path::new(".")).join(&ca.value);
+                if !file.is_file() {
+                    p.at(ca, format!("tls_ca file {} does not exist", file.display()));
+                }
+                file
+            });
             let flap_window = duration(&spec.flap.window, &mut p);
             let hold_down = duration(&spec.flap.hold_down, &mut p);
             out.insert(
@@ -167,6 +174,7 @@ pub fn build_policies(
                     rise: spec.rise.value.max(1),
                     healthy_status,
                     tls_verify: spec.tls_verify,
+                    tls_ca,
                     flap_limit: spec.flap.limit,
                     flap_window,
                     hold_down,
@@ -193,6 +201,7 @@ impl ProbePolicy {
             rise: 3,
             healthy_status: vec![(100, 499)],
             tls_verify: true,
+            tls_ca: None,
             flap_limit: 4,
             flap_window: Duration::from_secs(600),
             hold_down: Duration::from_secs(60),

@@ -347,6 +347,9 @@ pub struct PolicySpec {
     /// Verify the replica's TLS certificate.
     #[serde(default = "yes")]
     pub tls_verify: bool,
+    /// Extra CA certificate(s) to trust (PEM file, relative to `probes/`), e.g. a private CA.
+    #[serde(default)]
+    pub tls_ca: Option<SpannedText>,
     /// Flap damping.
     #[serde(default)]
     pub flap: FlapSpec,

@@ -1,6 +1,6 @@
 //! The health table: an immutable [`HealthState`] behind an ArcSwap, replaced whole on change.
 //!
-//! Until probes exist every replica counts as healthy; regions marked down in
+//! The prober builds a new state on every health transition; regions marked down in
 //! `probes/regions.yaml` are unhealthy for every registry.
 
 use crate::config::Config;
@@ -37,6 +37,21 @@ impl HealthState {
     pub fn with_unhealthy(mut self, ids: impl IntoIterator<Item = ReplicaId>) -> Self {
         self.unhealthy.extend(ids);
         self
+    }
+
+    /// Marks regions down (a failing region probe), by catalogue index.
+    pub fn with_regions_down(mut self, regions: impl IntoIterator<Item = usize>) -> Self {
+        for r in regions {
+            if let Some(down) = self.region_down.get_mut(r) {
+                *down = true;
+            }
+        }
+        self
+    }
+
+    /// True when the replica itself is healthy (its region aside).
+    pub fn replica_up(&self, id: ReplicaId) -> bool {
+        !self.unhealthy.contains(&id)
     }
 
     /// True when the replica and its region are healthy.

@@ -1,7 +1,7 @@
 //! Routing the global name: a pure function from (registry, health, location, subnet) to one
 //! replica and the reason. No I/O, no clock, no randomness: every instance answers the same.
 
-mod hash;
+pub mod hash;
 
 pub use hash::{replica_seed, subnet_key};
 

@@ -104,6 +104,9 @@ impl TestServer {
         let mut settings = Settings::new(dir);
         settings.dns = vec!["127.0.0.1:0".parse().unwrap()];
         settings.udp_threads = 2;
+        settings.admin = Some("127.0.0.1:0".parse().unwrap());
+        // The example's replicas are not on loopback: tests that probe enable it themselves.
+        settings.probes = false;
         adjust(&mut settings);
         let server = runtime
             .block_on(Server::start(settings))

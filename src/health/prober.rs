@@ -1,0 +1,401 @@
+//! Probes: HTTP(S) GET or TCP connect to every replica (and region probe) on its policy's
+//! interval with jitter, bounded concurrency, results fed to the state machines, and a new
+//! health table published on every transition. Probes only write health; routing only reads it.
+
+use super::state::{Health, Machine, Thresholds, Transition};
+use super::table::{HealthState, ReplicaId};
+use crate::config::{Config, ProbePolicy, spec::ProbeKindSpec};
+use crate::state::Shared;
+use serde_json::{Value, json};
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime};
+use tokio::sync::{Semaphore, watch};
+
+/// What is probed, by name, so that state survives a reload that keeps it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum TargetKey {
+    /// A registry's replica: (zone, registry, region).
+    Replica(String, String, String),
+    /// A region-wide probe.
+    Region(String),
+}
+
+enum Check {
+    Http {
+        client: reqwest::Client,
+        url: String,
+    },
+    Tcp {
+        address: SocketAddr,
+    },
+}
+
+/// One probe target.
+pub struct Target {
+    key: TargetKey,
+    policy: ProbePolicy,
+    check: Check,
+    describe: String,
+}
+
+/// The outcome of one probe.
+#[derive(Debug, Clone)]
+pub struct ProbeResult {
+    /// Counted healthy.
+    pub success: bool,
+    /// HTTP status, when one came back.
+    pub status: Option<u16>,
+    /// How long it took.
+    pub latency: Duration,
+    /// What went wrong, if anything.
+    pub error: Option<String>,
+}
+
+#[derive(Default)]
+struct Record {
+    machine: Machine,
+    last: Option<(ProbeResult, SystemTime)>,
+    last_transition: Option<(Transition, SystemTime)>,
+}
+
+/// The probe runner of one configuration.
+pub struct Prober {
+    shared: Arc<Shared>,
+    targets: Vec<Arc<Target>>,
+    records: Mutex<HashMap<TargetKey, Record>>,
+    started: Instant,
+    permits: Arc<Semaphore>,
+}
+
+/// Builds the probe targets of a configuration (HTTP clients included).
+fn targets(config: &Config) -> Result<Vec<Target>, String> {
+    let mut out = Vec::new();
+    for zone in &config.zones {
+        for reg in &zone.registries {
+            for rep in &reg.replicas {
+                let policy = config
+                    .policies
+                    .get(&rep.probe)
+                    .cloned()
+                    .unwrap_or_else(ProbePolicy::standard);
+                let host = format!("{}.{}.geo.{}", reg.name, rep.region, zone.name);
+                let url = if rep.probe_url.is_empty() {
+                    format!("{}://{host}{}", policy.scheme, policy.path)
+                } else {
+                    rep.probe_url.clone()
+                };
+                let first = rep
+                    .addresses
+                    .v4
+                    .first()
+                    .map(|a| std::net::IpAddr::V4(*a))
+                    .or_else(|| rep.addresses.v6.first().map(|a| std::net::IpAddr::V6(*a)));
+                let address = rep
+                    .probe_address
+                    .or_else(|| first.map(|ip| SocketAddr::new(ip, policy.port)));
+                let Some(address) = address else { continue };
+                let key =
+                    TargetKey::Replica(zone.name.clone(), reg.name.clone(), rep.region.clone());
+                out.push(target(key, policy, &url, address)?);
+            }
+        }
+    }
+    for (region, (url, policy)) in &config.region_health.probes {
+        let policy = config
+            .policies
+            .get(policy)
+            .cloned()
+            .unwrap_or_else(ProbePolicy::standard);
+        out.push(target(
+            TargetKey::Region(region.clone()),
+            policy,
+            url,
+            SocketAddr::from(([0, 0, 0, 0], 0)),
+        )?);
+    }
+    Ok(out)
+}
+
+fn target(
+    key: TargetKey,
+    policy: ProbePolicy,
+    url: &str,
+    address: SocketAddr,
+) -> Result<Target, String> {
+    let describe = match policy.kind {
+        ProbeKindSpec::Tcp => format!("tcp {address}"),
+        ProbeKindSpec::Http if address.port() == 0 => format!("GET {url}"),
+        ProbeKindSpec::Http => format!("GET {url} via {address}"),
+    };
+    let check = match policy.kind {
+        ProbeKindSpec::Tcp => Check::Tcp { address },
+        ProbeKindSpec::Http => {
+            let parsed = reqwest::Url::parse(url).map_err(|e| format!("probe URL {url}: {e}"))?;
+            let mut builder = reqwest::Client::builder()
+                .timeout(policy.timeout)
+                .connect_timeout(policy.timeout)
+                .no_proxy()
+                .redirect(reqwest::redirect::Policy::none())
+                .pool_max_idle_per_host(0)
+                .danger_accept_invalid_certs(!policy.tls_verify);
+            // Connect to the configured address with the URL's host as Host header and TLS
+            // server name: never a DNS lookup of our own names.
+            if let (Some(host), false) = (parsed.host_str(), address.port() == 0) {
+                builder = builder.resolve(host, address);
+            }
+            if let Some(ca) = &policy.tls_ca {
+                let pem = std::fs::read(ca).map_err(|e| format!("{}: {e}", ca.display()))?;
+                for cert in reqwest::Certificate::from_pem_bundle(&pem)
+                    .map_err(|e| format!("{}: {e}", ca.display()))?
+                {
+                    builder = builder.add_root_certificate(cert);
+                }
+            }
+            let client = builder
+                .build()
+                .map_err(|e| format!("probe client for {url}: {e}"))?;
+            Check::Http {
+                client,
+                url: url.to_string(),
+            }
+        }
+    };
+    Ok(Target {
+        key,
+        policy,
+        check,
+        describe,
+    })
+}
+
+async fn probe(t: &Target) -> ProbeResult {
+    let start = Instant::now();
+    let (success, status, error) = match &t.check {
+        Check::Tcp { address } => {
+            match tokio::time::timeout(t.policy.timeout, tokio::net::TcpStream::connect(address))
+                .await
+            {
+                Ok(Ok(_)) => (true, None, None),
+                Ok(Err(e)) => (false, None, Some(format!("connect: {e}"))),
+                Err(_) => (
+                    false,
+                    None,
+                    Some(format!("timeout after {:?}", t.policy.timeout)),
+                ),
+            }
+        }
+        Check::Http { client, url } => match client.get(url).send().await {
+            Ok(resp) => {
+                let code = resp.status().as_u16();
+                let ok = t
+                    .policy
+                    .healthy_status
+                    .iter()
+                    .any(|&(a, b)| (a..=b).contains(&code));
+                (ok, Some(code), (!ok).then(|| format!("status {code}")))
+            }
+            Err(e) if e.is_timeout() => (
+                false,
+                None,
+                Some(format!("timeout after {:?}", t.policy.timeout)),
+            ),
+            Err(e) => (false, None, Some(error_chain(&e))),
+        },
+    };
+    ProbeResult {
+        success,
+        status,
+        latency: start.elapsed(),
+        error,
+    }
+}
+
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut source = e.source();
+    while let Some(inner) = source {
+        s.push_str(": ");
+        s.push_str(&inner.to_string());
+        source = inner.source();
+    }
+    s
+}
+
+impl Prober {
+    /// Prepares the probes of the current configuration.
+    pub fn new(shared: Arc<Shared>, concurrency: usize) -> Result<Arc<Self>, String> {
+        let targets = targets(&shared.snapshot.load().config)?
+            .into_iter()
+            .map(Arc::new)
+            .collect();
+        Ok(Arc::new(Self {
+            shared,
+            targets,
+            records: Mutex::new(HashMap::new()),
+            started: Instant::now(),
+            permits: Arc::new(Semaphore::new(concurrency.max(1))),
+        }))
+    }
+
+    /// One round of every probe, bounded by the longest probe timeout; probes still running
+    /// then are abandoned (their replicas stay Unknown, counted healthy).
+    pub async fn first_round(self: &Arc<Self>) {
+        let bound = self
+            .targets
+            .iter()
+            .map(|t| t.policy.timeout)
+            .max()
+            .unwrap_or_default()
+            + Duration::from_millis(100);
+        let mut set = tokio::task::JoinSet::new();
+        for t in &self.targets {
+            let (me, t) = (self.clone(), t.clone());
+            set.spawn(async move { me.run_one(&t).await });
+        }
+        let _ =
+            tokio::time::timeout(bound, async { while set.join_next().await.is_some() {} }).await;
+        set.abort_all();
+    }
+
+    /// Probes every target on its interval (±10% jitter) until `stop` turns true.
+    pub fn spawn(
+        self: &Arc<Self>,
+        stop: watch::Receiver<bool>,
+    ) -> Vec<tokio::task::JoinHandle<()>> {
+        self.targets
+            .iter()
+            .enumerate()
+            .map(|(i, t)| {
+                let (me, t, mut stop) = (self.clone(), t.clone(), stop.clone());
+                tokio::spawn(async move {
+                    let mut seed = (i as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15)
+                        ^ me.started.elapsed().as_nanos() as u64;
+                    loop {
+                        seed = crate::route::hash::mix64(seed.wrapping_add(1));
+                        let jitter = 0.9 + 0.2 * (seed >> 11) as f64 / (1u64 << 53) as f64;
+                        let wait = t.policy.interval.mul_f64(jitter);
+                        tokio::select! {
+                            _ = tokio::time::sleep(wait) => {},
+                            _ = stop.changed() => return,
+                        }
+                        me.run_one(&t).await;
+                    }
+                })
+            })
+            .collect()
+    }
+
+    async fn run_one(&self, t: &Target) {
+        let Ok(_permit) = self.permits.acquire().await else {
+            return;
+        };
+        let result = probe(t).await;
+        self.record(t, result);
+    }
+
+    fn record(&self, t: &Target, result: ProbeResult) {
+        let p = &t.policy;
+        let thresholds = Thresholds {
+            fall: p.fall,
+            rise: p.rise,
+            flap_limit: p.flap_limit,
+            flap_window_ms: p.flap_window.as_millis() as u64,
+            hold_down_ms: p.hold_down.as_millis() as u64,
+        };
+        let now_ms = self.started.elapsed().as_millis() as u64;
+        let mut records = self.records.lock().unwrap_or_else(|e| e.into_inner());
+        let rec = records.entry(t.key.clone()).or_default();
+        let transition = rec.machine.observe(now_ms, result.success, &thresholds);
+        rec.last = Some((result.clone(), SystemTime::now()));
+        if let Some(tr) = transition {
+            tracing::info!(
+                target: "georoute::health",
+                probe = %t.describe, from = ?tr.from, to = ?tr.to, reason = %tr.reason,
+                error = result.error.as_deref().unwrap_or(""), "health transition"
+            );
+            rec.last_transition = Some((tr, SystemTime::now()));
+            let state = self.build_state(&records);
+            drop(records);
+            self.shared.health.store(state);
+        }
+    }
+
+    fn build_state(&self, records: &HashMap<TargetKey, Record>) -> HealthState {
+        let snapshot = self.shared.snapshot.load();
+        let config = &snapshot.config;
+        let down = |key: &TargetKey| {
+            records
+                .get(key)
+                .is_some_and(|r| r.machine.health() == Health::Down)
+        };
+        let mut unhealthy: Vec<ReplicaId> = Vec::new();
+        for (z, zone) in config.zones.iter().enumerate() {
+            for (r, reg) in zone.registries.iter().enumerate() {
+                for (i, rep) in reg.replicas.iter().enumerate() {
+                    if down(&TargetKey::Replica(
+                        zone.name.clone(),
+                        reg.name.clone(),
+                        rep.region.clone(),
+                    )) {
+                        unhealthy.push((z, r, i));
+                    }
+                }
+            }
+        }
+        let regions_down = config
+            .regions
+            .regions
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| down(&TargetKey::Region(r.name.clone())))
+            .map(|(i, _)| i);
+        HealthState::from_config(config)
+            .with_unhealthy(unhealthy)
+            .with_regions_down(regions_down)
+    }
+
+    /// Every probe's state, for `/status`.
+    pub fn status(&self) -> Value {
+        let records = self.records.lock().unwrap_or_else(|e| e.into_inner());
+        let since = |t: SystemTime| {
+            t.duration_since(SystemTime::UNIX_EPOCH)
+                .map(|d| d.as_secs_f64())
+                .unwrap_or(0.0)
+        };
+        let mut out = serde_json::Map::new();
+        for t in &self.targets {
+            let rec = records.get(&t.key);
+            let key = match &t.key {
+                TargetKey::Replica(z, r, region) => format!("replica/{z}/{r}/{region}"),
+                TargetKey::Region(region) => format!("region/{region}"),
+            };
+            let (health, successes, failures, held) =
+                rec.map_or((Health::Unknown, 0, 0, None), |r| {
+                    (
+                        r.machine.health(),
+                        r.machine.successes(),
+                        r.machine.failures(),
+                        r.machine.held_until_ms(),
+                    )
+                });
+            out.insert(key, json!({
+                "probe": t.describe,
+                "health": format!("{health:?}").to_lowercase(),
+                "consecutive_successes": successes,
+                "consecutive_failures": failures,
+                "held_down": held.is_some(),
+                "last_probe": rec.and_then(|r| r.last.as_ref()).map(|(p, at)| json!({
+                    "success": p.success, "status": p.status, "latency_ms": p.latency.as_secs_f64() * 1000.0,
+                    "error": p.error, "at_unix": since(*at),
+                })),
+                "last_transition": rec.and_then(|r| r.last_transition.as_ref()).map(|(tr, at)| json!({
+                    "from": format!("{:?}", tr.from).to_lowercase(), "to": format!("{:?}", tr.to).to_lowercase(),
+                    "reason": tr.reason, "at_unix": since(*at),
+                })),
+            }));
+        }
+        Value::Object(out)
+    }
+}

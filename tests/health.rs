@@ -334,3 +334,28 @@ fn http_get(addr: SocketAddr, path: &str) -> String {
         .map(|(_, b)| b.to_string())
         .unwrap_or_default()
 }
+
+#[test]
+fn all_down_fails_open_and_says_so() {
+    let a = StandIn::start("127.0.0.2", 200);
+    let b = StandIn::start("127.0.0.3", 200);
+    let (_dir, s) = start(
+        &zone(&[("reg", "eastus", a.addr), ("reg", "eastus2", b.addr)]),
+        &[],
+    );
+    let admin = s.server.as_ref().unwrap().admin_addr.unwrap();
+    a.set(503);
+    b.set(503);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let v: serde_json::Value = serde_json::from_str(&http_get(admin, "/status")).unwrap();
+        if v["fail_open"][0] == "reg.h.test" {
+            assert_eq!(v["fail_open_events"], 1);
+            break;
+        }
+        assert!(Instant::now() < deadline, "never failed open: {v}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // An answer beats SERVFAIL: the default region still answers.
+    assert_eq!(region(&s, "reg"), "eastus");
+}

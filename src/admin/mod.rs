@@ -128,8 +128,11 @@ pub fn status(admin: &Admin) -> serde_json::Value {
             )
         })
         .collect();
+    let (fail_open, fail_open_events) = admin.prober.fail_open();
     json!({
         "generation": snapshot.generation,
+        "fail_open": fail_open,
+        "fail_open_events": fail_open_events,
         "zones": zones,
         "regions": regions,
     })

@@ -67,6 +67,8 @@ pub struct Prober {
     records: Mutex<HashMap<TargetKey, Record>>,
     started: Instant,
     permits: Arc<Semaphore>,
+    fail_open: Mutex<Vec<String>>,
+    fail_open_events: std::sync::atomic::AtomicU64,
 }
 
 /// Builds the probe targets of a configuration (HTTP clients included).
@@ -236,6 +238,8 @@ impl Prober {
             records: Mutex::new(HashMap::new()),
             started: Instant::now(),
             permits: Arc::new(Semaphore::new(concurrency.max(1))),
+            fail_open: Mutex::new(Vec::new()),
+            fail_open_events: std::sync::atomic::AtomicU64::new(0),
         }))
     }
 
@@ -318,6 +322,7 @@ impl Prober {
             rec.last_transition = Some((tr, SystemTime::now()));
             let state = self.build_state(&records);
             drop(records);
+            self.note_fail_open(&state);
             self.shared.health.store(state);
         }
     }
@@ -354,6 +359,48 @@ impl Prober {
         HealthState::from_config(config)
             .with_unhealthy(unhealthy)
             .with_regions_down(regions_down)
+    }
+
+    /// Logs once per change which registries have no healthy routed replica (they answer as if
+    /// all were healthy: fail open) and counts each entry into that state.
+    fn note_fail_open(&self, state: &HealthState) {
+        let snapshot = self.shared.snapshot.load();
+        let mut now = Vec::new();
+        for (z, zone) in snapshot.config.zones.iter().enumerate() {
+            for (r, reg) in zone.registries.iter().enumerate() {
+                let any = reg.replicas.iter().enumerate().any(|(i, rep)| {
+                    rep.global_endpoint_routing && state.healthy((z, r, i), rep.region_index)
+                });
+                if !any {
+                    now.push(format!("{}.{}", reg.name, zone.name));
+                }
+            }
+        }
+        let mut before = self.fail_open.lock().unwrap_or_else(|e| e.into_inner());
+        for name in now.iter().filter(|n| !before.contains(n)) {
+            self.fail_open_events
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            tracing::warn!(target: "georoute::health", registry = %name,
+                "fail open: no routed replica is healthy; answering as if all were (all_down: closed answers NODATA)");
+        }
+        for name in before.iter().filter(|n| !now.contains(n)) {
+            tracing::info!(target: "georoute::health", registry = %name, "fail open over: a routed replica is healthy again");
+        }
+        *before = now;
+    }
+
+    /// Registries currently failing open, and how many times any entered that state.
+    pub fn fail_open(&self) -> (Vec<String>, u64) {
+        let list = self
+            .fail_open
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        (
+            list,
+            self.fail_open_events
+                .load(std::sync::atomic::Ordering::Relaxed),
+        )
     }
 
     /// Every probe's state, for `/status`.

@@ -119,8 +119,12 @@ impl Server {
     pub async fn start(settings: Settings) -> Result<Self, Error> {
         let snapshot = load_snapshot(&settings.config_dir, 1)?;
         let shared = Shared::new(snapshot);
-        let prober = health::prober::Prober::new(shared.clone(), settings.probe_concurrency)
-            .map_err(Error::Probe)?;
+        let prober = health::prober::Prober::new(
+            shared.clone(),
+            settings.probe_concurrency,
+            settings.probes,
+        )
+        .map_err(Error::Probe)?;
         if settings.probes {
             // One bounded probe round before the listeners open (SPEC section 4, Start).
             prober.first_round().await;
@@ -149,6 +153,11 @@ impl Server {
         } else {
             Vec::new()
         };
+        tasks.push(tokio::spawn(config::reload::watch(
+            shared.clone(),
+            prober.clone(),
+            stop_rx.clone(),
+        )));
         let mut admin_addr = None;
         if let Some(addr) = settings.admin {
             let listener = admin::bind(addr)

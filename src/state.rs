@@ -42,6 +42,8 @@ pub struct Shared {
     pub snapshot: ArcSwap<Snapshot>,
     /// The current health.
     pub health: HealthTable,
+    /// Reload counters and the last reload error (not on the query path).
+    pub reload: std::sync::Mutex<crate::config::reload::ReloadStatus>,
 }
 
 impl Shared {
@@ -51,6 +53,7 @@ impl Shared {
         Arc::new(Self {
             snapshot: ArcSwap::from_pointee(snapshot),
             health,
+            reload: Default::default(),
         })
     }
 }

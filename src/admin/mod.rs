@@ -129,8 +129,17 @@ pub fn status(admin: &Admin) -> serde_json::Value {
         })
         .collect();
     let (fail_open, fail_open_events) = admin.prober.fail_open();
+    let reload = admin
+        .shared
+        .reload
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .clone();
     json!({
         "generation": snapshot.generation,
+        "reloads": reload.reloads,
+        "reload_failures": reload.failures,
+        "last_reload_error": reload.last_error,
         "fail_open": fail_open,
         "fail_open_events": fail_open_events,
         "zones": zones,

@@ -60,6 +60,7 @@ pub fn load(dir: &Path) -> Result<Config, ConfigErrors> {
     }
     Ok(Config {
         dir: dir.to_path_buf(),
+        zone_files: zones.iter().map(|(p, _)| p.clone()).collect(),
         zones: zones.into_iter().map(|(_, z)| z).collect(),
         regions,
         geoip,

@@ -5,6 +5,7 @@
 
 pub mod error;
 mod load;
+pub mod reload;
 mod settings;
 pub mod spec;
 mod validate;
@@ -35,6 +36,8 @@ pub struct Config {
     pub policies: BTreeMap<String, ProbePolicy>,
     /// Operator region health (`probes/regions.yaml`).
     pub region_health: RegionHealthSettings,
+    /// Zone files read, in order: a reload refuses to lose one.
+    pub zone_files: Vec<PathBuf>,
 }
 
 /// Region name → coordinates.

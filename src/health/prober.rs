@@ -63,7 +63,9 @@ struct Record {
 /// The probe runner of one configuration.
 pub struct Prober {
     shared: Arc<Shared>,
-    targets: Vec<Arc<Target>>,
+    targets: Mutex<Vec<Arc<Target>>>,
+    epoch: watch::Sender<u64>,
+    enabled: bool,
     records: Mutex<HashMap<TargetKey, Record>>,
     started: Instant,
     permits: Arc<Semaphore>,
@@ -226,15 +228,22 @@ fn error_chain(e: &dyn std::error::Error) -> String {
 }
 
 impl Prober {
-    /// Prepares the probes of the current configuration.
-    pub fn new(shared: Arc<Shared>, concurrency: usize) -> Result<Arc<Self>, String> {
+    /// Prepares the probes of the current configuration (`enabled` false: never probes, every
+    /// replica stays Unknown, counted healthy).
+    pub fn new(
+        shared: Arc<Shared>,
+        concurrency: usize,
+        enabled: bool,
+    ) -> Result<Arc<Self>, String> {
         let targets = targets(&shared.snapshot.load().config)?
             .into_iter()
             .map(Arc::new)
             .collect();
         Ok(Arc::new(Self {
             shared,
-            targets,
+            targets: Mutex::new(targets),
+            epoch: watch::channel(0).0,
+            enabled,
             records: Mutex::new(HashMap::new()),
             started: Instant::now(),
             permits: Arc::new(Semaphore::new(concurrency.max(1))),
@@ -246,15 +255,15 @@ impl Prober {
     /// One round of every probe, bounded by the longest probe timeout; probes still running
     /// then are abandoned (their replicas stay Unknown, counted healthy).
     pub async fn first_round(self: &Arc<Self>) {
-        let bound = self
-            .targets
+        let targets = self.current_targets();
+        let bound = targets
             .iter()
             .map(|t| t.policy.timeout)
             .max()
             .unwrap_or_default()
             + Duration::from_millis(100);
         let mut set = tokio::task::JoinSet::new();
-        for t in &self.targets {
+        for t in &targets {
             let (me, t) = (self.clone(), t.clone());
             set.spawn(async move { me.run_one(&t).await });
         }
@@ -268,11 +277,12 @@ impl Prober {
         self: &Arc<Self>,
         stop: watch::Receiver<bool>,
     ) -> Vec<tokio::task::JoinHandle<()>> {
-        self.targets
-            .iter()
+        let epoch = self.epoch.subscribe();
+        self.current_targets()
+            .into_iter()
             .enumerate()
             .map(|(i, t)| {
-                let (me, t, mut stop) = (self.clone(), t.clone(), stop.clone());
+                let (me, mut stop, mut epoch) = (self.clone(), stop.clone(), epoch.clone());
                 tokio::spawn(async move {
                     let mut seed = (i as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15)
                         ^ me.started.elapsed().as_nanos() as u64;
@@ -283,12 +293,43 @@ impl Prober {
                         tokio::select! {
                             _ = tokio::time::sleep(wait) => {},
                             _ = stop.changed() => return,
+                            _ = epoch.changed() => return,
                         }
                         me.run_one(&t).await;
                     }
                 })
             })
             .collect()
+    }
+
+    fn current_targets(&self) -> Vec<Arc<Target>> {
+        self.targets
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Takes up a new configuration (already in the snapshot): new targets and probe loops,
+    /// the state of targets that still exist kept (health survives reloads), and a health
+    /// table rebuilt for the new configuration. Returns the health table to publish.
+    pub fn reconfigure(
+        self: &Arc<Self>,
+        config: &Config,
+        stop: watch::Receiver<bool>,
+    ) -> Result<HealthState, String> {
+        let new: Vec<Arc<Target>> = targets(config)?.into_iter().map(Arc::new).collect();
+        let keys: std::collections::HashSet<TargetKey> =
+            new.iter().map(|t| t.key.clone()).collect();
+        *self.targets.lock().unwrap_or_else(|e| e.into_inner()) = new;
+        self.epoch.send_modify(|e| *e += 1);
+        let mut records = self.records.lock().unwrap_or_else(|e| e.into_inner());
+        records.retain(|k, _| keys.contains(k));
+        let state = build_state(config, &records);
+        drop(records);
+        if self.enabled {
+            self.spawn(stop);
+        }
+        Ok(state)
     }
 
     async fn run_one(&self, t: &Target) {
@@ -320,45 +361,11 @@ impl Prober {
                 error = result.error.as_deref().unwrap_or(""), "health transition"
             );
             rec.last_transition = Some((tr, SystemTime::now()));
-            let state = self.build_state(&records);
+            let state = build_state(&self.shared.snapshot.load().config, &records);
             drop(records);
             self.note_fail_open(&state);
             self.shared.health.store(state);
         }
-    }
-
-    fn build_state(&self, records: &HashMap<TargetKey, Record>) -> HealthState {
-        let snapshot = self.shared.snapshot.load();
-        let config = &snapshot.config;
-        let down = |key: &TargetKey| {
-            records
-                .get(key)
-                .is_some_and(|r| r.machine.health() == Health::Down)
-        };
-        let mut unhealthy: Vec<ReplicaId> = Vec::new();
-        for (z, zone) in config.zones.iter().enumerate() {
-            for (r, reg) in zone.registries.iter().enumerate() {
-                for (i, rep) in reg.replicas.iter().enumerate() {
-                    if down(&TargetKey::Replica(
-                        zone.name.clone(),
-                        reg.name.clone(),
-                        rep.region.clone(),
-                    )) {
-                        unhealthy.push((z, r, i));
-                    }
-                }
-            }
-        }
-        let regions_down = config
-            .regions
-            .regions
-            .iter()
-            .enumerate()
-            .filter(|(_, r)| down(&TargetKey::Region(r.name.clone())))
-            .map(|(i, _)| i);
-        HealthState::from_config(config)
-            .with_unhealthy(unhealthy)
-            .with_regions_down(regions_down)
     }
 
     /// Logs once per change which registries have no healthy routed replica (they answer as if
@@ -412,7 +419,7 @@ impl Prober {
                 .unwrap_or(0.0)
         };
         let mut out = serde_json::Map::new();
-        for t in &self.targets {
+        for t in &self.current_targets() {
             let rec = records.get(&t.key);
             let key = match &t.key {
                 TargetKey::Replica(z, r, region) => format!("replica/{z}/{r}/{region}"),
@@ -445,4 +452,37 @@ impl Prober {
         }
         Value::Object(out)
     }
+}
+
+/// The health table of a configuration from the probe records.
+fn build_state(config: &Config, records: &HashMap<TargetKey, Record>) -> HealthState {
+    let down = |key: &TargetKey| {
+        records
+            .get(key)
+            .is_some_and(|r| r.machine.health() == Health::Down)
+    };
+    let mut unhealthy: Vec<ReplicaId> = Vec::new();
+    for (z, zone) in config.zones.iter().enumerate() {
+        for (r, reg) in zone.registries.iter().enumerate() {
+            for (i, rep) in reg.replicas.iter().enumerate() {
+                if down(&TargetKey::Replica(
+                    zone.name.clone(),
+                    reg.name.clone(),
+                    rep.region.clone(),
+                )) {
+                    unhealthy.push((z, r, i));
+                }
+            }
+        }
+    }
+    let regions_down = config
+        .regions
+        .regions
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| down(&TargetKey::Region(r.name.clone())))
+        .map(|(i, _)| i);
+    HealthState::from_config(config)
+        .with_unhealthy(unhealthy)
+        .with_regions_down(regions_down)
 }

@@ -1,0 +1,145 @@
+//! Live reload: file changes (polled, so editors' rename-on-save and Kubernetes' `..data`
+//! symlink swap are both seen) and SIGHUP go down one debounced path:
+//! load → validate → build → one atomic swap. On any error the old configuration keeps serving.
+
+use crate::health::prober::Prober;
+use crate::state::Shared;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+use tokio::sync::watch;
+
+/// How often the files are looked at.
+const POLL: Duration = Duration::from_millis(200);
+
+/// What the last reloads did, for logs and `/status`.
+#[derive(Debug, Default, Clone)]
+pub struct ReloadStatus {
+    /// Successful reloads since start.
+    pub reloads: u64,
+    /// Failed reloads since start.
+    pub failures: u64,
+    /// The last failure's errors (file:line:col each), cleared by a success.
+    pub last_error: Option<String>,
+}
+
+/// One file's identity: path, inode, size and modification time (symlinks followed).
+type Fingerprint = Vec<(PathBuf, u64, u64, Option<SystemTime>)>;
+
+fn fingerprint(dir: &Path) -> Fingerprint {
+    let mut out = Vec::new();
+    for sub in ["zones", "probes", "geoip"] {
+        let Ok(entries) = std::fs::read_dir(dir.join(sub)) else {
+            continue;
+        };
+        for e in entries.flatten() {
+            let path = e.path();
+            let hidden = path
+                .file_name()
+                .and_then(|n| n.to_str())
+                .is_none_or(|n| n.starts_with('.'));
+            if hidden {
+                continue;
+            }
+            if let Ok(m) = std::fs::metadata(&path) {
+                #[cfg(unix)]
+                let ino = std::os::unix::fs::MetadataExt::ino(&m);
+                #[cfg(not(unix))]
+                let ino = 0;
+                out.push((path, ino, m.len(), m.modified().ok()));
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// Reloads the configuration now. Returns the new generation, or the errors (the old
+/// configuration keeps serving).
+pub fn reload(
+    shared: &Shared,
+    prober: &Arc<Prober>,
+    stop: watch::Receiver<bool>,
+) -> Result<u64, String> {
+    let old = shared.snapshot.load();
+    let result = (|| {
+        let generation = old.generation + 1;
+        let snapshot =
+            crate::load_snapshot(&old.config.dir, generation).map_err(|e| e.to_string())?;
+        let lost: Vec<String> = old
+            .config
+            .zone_files
+            .iter()
+            .filter(|f| !snapshot.config.zone_files.contains(f))
+            .map(|f| {
+                format!(
+                    "{}: the file is gone; the zone keeps serving (restart to remove a zone)",
+                    f.display()
+                )
+            })
+            .collect();
+        if !lost.is_empty() {
+            return Err(lost.join("\n"));
+        }
+        let health = prober.reconfigure(&snapshot.config, stop)?;
+        shared.snapshot.store(Arc::new(snapshot));
+        shared.health.store(health);
+        Ok(generation)
+    })();
+    let mut status = shared.reload.lock().unwrap_or_else(|e| e.into_inner());
+    match &result {
+        Ok(generation) => {
+            status.reloads += 1;
+            status.last_error = None;
+            tracing::info!(target: "georoute::reload", generation, "configuration reloaded");
+        }
+        Err(e) => {
+            status.failures += 1;
+            status.last_error = Some(e.clone());
+            tracing::error!(target: "georoute::reload", error = %e, "configuration reload failed; the previous configuration keeps serving");
+        }
+    }
+    result
+}
+
+/// Watches the configuration folder and SIGHUP until `stop`, reloading on every settled change.
+pub async fn watch(shared: Arc<Shared>, prober: Arc<Prober>, mut stop: watch::Receiver<bool>) {
+    let dir = shared.snapshot.load().config.dir.clone();
+    let mut seen = fingerprint(&dir);
+    #[cfg(unix)]
+    let mut hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).ok();
+    loop {
+        #[cfg(unix)]
+        let signal = async {
+            match hup.as_mut() {
+                Some(h) => {
+                    h.recv().await;
+                }
+                None => std::future::pending::<()>().await,
+            }
+        };
+        #[cfg(not(unix))]
+        let signal = std::future::pending::<()>();
+        let forced = tokio::select! {
+            _ = tokio::time::sleep(POLL) => false,
+            _ = signal => true,
+            _ = stop.changed() => return,
+        };
+        let now = fingerprint(&dir);
+        if !forced && now == seen {
+            continue;
+        }
+        // Debounce: wait until two looks 100 ms apart agree (an editor's save is done).
+        let mut settled = now;
+        for _ in 0..20 {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            let again = fingerprint(&dir);
+            if again == settled {
+                break;
+            }
+            settled = again;
+        }
+        seen = settled;
+        let _ = reload(&shared, &prober, stop.clone());
+    }
+}

@@ -359,3 +359,42 @@ fn all_down_fails_open_and_says_so() {
     // An answer beats SERVFAIL: the default region still answers.
     assert_eq!(region(&s, "reg"), "eastus");
 }
+
+#[test]
+fn regions_file_is_live_and_health_survives_the_reload() {
+    let a = StandIn::start("127.0.0.2", 200);
+    let b = StandIn::start("127.0.0.3", 503);
+    let c = StandIn::start("127.0.0.4", 200);
+    let (dir, s) = start(
+        &zone(&[
+            ("reg", "eastus", a.addr),
+            ("reg", "eastus2", b.addr),
+            ("reg", "northeurope", c.addr),
+        ]),
+        &[],
+    );
+    assert_eq!(region(&s, "reg"), "eastus");
+    // eastus2 is down by its probe; now the operator marks eastus down, live.
+    dir.write(
+        "probes/regions.yaml",
+        "regions:\n  eastus: {status: down, reason: \"INC-2 maintenance\"}\n",
+    );
+    wait_for(&s, "reg", "northeurope", Duration::from_secs(3));
+    // Right after the reload eastus2 is still known down (not reset to unknown): never chosen.
+    for _ in 0..20 {
+        assert_eq!(region(&s, "reg"), "northeurope");
+    }
+    let v: serde_json::Value = serde_json::from_str(&http_get(
+        s.server.as_ref().unwrap().admin_addr.unwrap(),
+        "/status",
+    ))
+    .unwrap();
+    assert_eq!(v["generation"], 2);
+    assert_eq!(
+        v["regions"]["eastus"]["operator_reason"],
+        "INC-2 maintenance"
+    );
+    // Back up, live.
+    dir.write("probes/regions.yaml", "regions: {}\n");
+    wait_for(&s, "reg", "eastus", Duration::from_secs(3));
+}

@@ -9,6 +9,7 @@
 //! - [`health`]: the health table that routing reads.
 //! - [`view`]: split horizon, source address → view.
 //! - [`admin`]: the admin HTTP endpoints (`/status`, `/healthz`, `/readyz`).
+//! - [`metrics`]: every metric and the `/metrics` rendering.
 //! - [`explain`]: the human account of one decision (`georoute explain`).
 //!
 //! [`Server::start`] starts a whole server in-process, so tests run exactly what `serve` runs.
@@ -19,6 +20,7 @@ pub mod dns;
 pub mod explain;
 pub mod geo;
 pub mod health;
+pub mod metrics;
 pub mod route;
 pub mod state;
 pub mod view;

@@ -19,6 +19,8 @@ pub struct Snapshot {
     pub geo: Geo,
     /// Increases by one on every successful load.
     pub generation: u64,
+    /// Counters labelled by this configuration's names.
+    pub counters: crate::metrics::Counters,
 }
 
 impl Snapshot {
@@ -26,7 +28,9 @@ impl Snapshot {
     pub fn build(config: Config, generation: u64) -> Result<Self, String> {
         let geo = Geo::open(&config.geoip)?;
         let names = NameIndex::build(&config);
+        let counters = crate::metrics::Counters::new(&config);
         Ok(Self {
+            counters,
             config,
             names,
             geo,
@@ -42,6 +46,8 @@ pub struct Shared {
     pub snapshot: ArcSwap<Snapshot>,
     /// The current health.
     pub health: HealthTable,
+    /// Process-wide counters.
+    pub metrics: crate::metrics::Metrics,
     /// Reload counters and the last reload error (not on the query path).
     pub reload: std::sync::Mutex<crate::config::reload::ReloadStatus>,
 }
@@ -54,6 +60,7 @@ impl Shared {
             snapshot: ArcSwap::from_pointee(snapshot),
             health,
             reload: Default::default(),
+            metrics: Default::default(),
         })
     }
 }

@@ -129,7 +129,7 @@ fn bad_input_changes_nothing() {
         AUSTRALIA,
         &format!("{AUSTRALIA}        global_endpoint_routing: false\n"),
     );
-    let mut failures = 0;
+    let mut failures = 0i64;
     for (what, text, wanted) in [
         (
             "syntax error",

@@ -1,4 +1,5 @@
-//! Admin HTTP (default 127.0.0.1:9153, never the DNS port): `/status`, `/healthz`, `/readyz`.
+//! Admin HTTP (default 127.0.0.1:9153, never the DNS port): `/metrics`, `/status`, `/healthz`,
+//! `/readyz`.
 //!
 //! A deliberately small HTTP/1.1 server for GET requests: one request per connection, bounded
 //! request size and read time. Nothing here changes state.
@@ -61,6 +62,10 @@ async fn connection(mut stream: TcpStream, admin: &Admin) -> std::io::Result<()>
     match path.split('?').next().unwrap_or("") {
         "/healthz" => respond(&mut stream, 200, "text/plain", "ok\n").await,
         "/readyz" => respond(&mut stream, 200, "text/plain", "ready\n").await,
+        "/metrics" => {
+            let body = metrics(admin);
+            respond(&mut stream, 200, "text/plain; version=0.0.4", &body).await
+        }
         "/status" => {
             let body = serde_json::to_string_pretty(&status(admin)).unwrap_or_default();
             respond(&mut stream, 200, "application/json", &body).await
@@ -145,6 +150,31 @@ pub fn status(admin: &Admin) -> serde_json::Value {
         "zones": zones,
         "regions": regions,
     })
+}
+
+/// The `/metrics` text.
+pub fn metrics(admin: &Admin) -> String {
+    let snapshot = admin.shared.snapshot.load();
+    let reload = admin
+        .shared
+        .reload
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .clone();
+    let (failing, events) = admin.prober.fail_open();
+    let gauges = crate::metrics::Gauges {
+        generation: snapshot.generation,
+        reloads: reload.reloads,
+        reload_failures: reload.failures,
+        fail_open_events: events,
+        failing_open: failing.len(),
+    };
+    crate::metrics::render(
+        &admin.shared.metrics,
+        &snapshot.counters,
+        &snapshot.config,
+        &gauges,
+    )
 }
 
 /// Binds the admin address.

@@ -82,6 +82,9 @@ pub fn reload(
             return Err(lost.join("\n"));
         }
         let health = prober.reconfigure(&snapshot.config, stop)?;
+        snapshot
+            .counters
+            .carry_from(&snapshot.config, &old.counters, &old.config);
         shared.snapshot.store(Arc::new(snapshot));
         shared.health.store(health);
         Ok(generation)

@@ -36,6 +36,8 @@ pub struct Outcome {
     pub negative: bool,
     /// ECS scope prefix.
     pub scope: u8,
+    /// The global name's chosen (registry, replica), for the metrics.
+    pub chosen: Option<(usize, usize)>,
 }
 
 impl Outcome {
@@ -44,6 +46,7 @@ impl Outcome {
             rcode: rcode::NOERROR,
             negative: false,
             scope,
+            chosen: None,
         }
     }
 
@@ -53,7 +56,13 @@ impl Outcome {
             rcode,
             negative: true,
             scope,
+            chosen: None,
         }
+    }
+
+    fn chose(mut self, registry: usize, replica: usize) -> Self {
+        self.chosen = Some((registry, replica));
+        self
     }
 }
 
@@ -270,7 +279,7 @@ fn public_global(
             None => return Outcome::negative(rcode::NXDOMAIN, route.scope),
         },
     };
-    match reg.global_answer {
+    let outcome = match reg.global_answer {
         GlobalAnswer::Address => addresses(
             ctx,
             r,
@@ -282,15 +291,16 @@ fn public_global(
         GlobalAnswer::Cname => {
             let target = &ctx.snap.names.zones[ctx.zone_index].regional[registry][replica];
             r.name_record(ctx.qname, rtype::CNAME, reg.ttl_global, target);
-            if ctx.qtype == rtype::CNAME || ctx.qtype == rtype::ANY {
-                return Outcome::positive(route.scope);
-            }
-            if write_addresses(r, ctx.qtype, target, reg.ttl_regional, target_addresses) {
+            let only_alias = ctx.qtype == rtype::CNAME || ctx.qtype == rtype::ANY;
+            if only_alias
+                || write_addresses(r, ctx.qtype, target, reg.ttl_regional, target_addresses)
+            {
                 Outcome::positive(route.scope)
             } else {
                 // The alias exists; its target has no record of this type (RFC 2308 NODATA).
                 Outcome::negative(rcode::NOERROR, route.scope)
             }
         }
-    }
+    };
+    outcome.chose(registry, replica)
 }

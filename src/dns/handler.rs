@@ -34,7 +34,22 @@ pub enum Handled {
         rcode: u16,
         /// True when the UDP response was truncated.
         truncated: bool,
+        /// What was asked and answered, for the metrics.
+        about: About,
     },
+}
+
+/// Labels of an answered query (indexes into the snapshot's configuration).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct About {
+    /// QTYPE, when the question was readable.
+    pub qtype: Option<u16>,
+    /// The zone, when the name was in one.
+    pub zone: Option<usize>,
+    /// The view (index in the zone's views), when the client was in one.
+    pub view: Option<usize>,
+    /// The global name's choice: (registry, replica).
+    pub chosen: Option<(usize, usize)>,
 }
 
 /// Answers one DNS message from `source`, writing the response into `out`.
@@ -65,6 +80,7 @@ pub fn handle(
             return Handled::Answered {
                 rcode,
                 truncated: false,
+                about: About::default(),
             };
         }
     };
@@ -73,7 +89,7 @@ pub fn handle(
         (Transport::Udp, Some(e)) => e.udp_size.clamp(512, MAX_UDP_PAYLOAD) as usize,
         (Transport::Udp, None) => 512,
     };
-    let rcode = respond(snap, health, &query, source, out);
+    let (rcode, about) = respond(snap, health, &query, source, out);
     let truncated = out.len() > limit;
     if truncated {
         // Header, question and OPT only; the client retries over TCP.
@@ -83,7 +99,11 @@ pub fn handle(
         r.finish(rcode, edns, MAX_UDP_PAYLOAD);
         wire::set_truncated(out);
     }
-    Handled::Answered { rcode, truncated }
+    Handled::Answered {
+        rcode,
+        truncated,
+        about,
+    }
 }
 
 fn respond(
@@ -92,7 +112,11 @@ fn respond(
     q: &Query<'_>,
     source: IpAddr,
     out: &mut Vec<u8>,
-) -> u16 {
+) -> (u16, About) {
+    let mut about = About {
+        qtype: Some(q.qtype),
+        ..About::default()
+    };
     let dnssec_ok = q.edns.is_some_and(|e| e.dnssec_ok);
     let ecs = q
         .edns
@@ -102,7 +126,7 @@ fn respond(
         let mut r = Response::start(out, q.id, q.flags, authoritative);
         r.question(q.question, q.qname.len());
         r.finish(rcode, q.edns.map(|_| (dnssec_ok, None)), MAX_UDP_PAYLOAD);
-        rcode
+        (rcode, about)
     };
     if q.edns.is_some_and(|e| e.version > 0) {
         return simple(out, rcode::BADVERS, false);
@@ -124,6 +148,8 @@ fn respond(
     };
     let zone = &snap.config.zones[zone_index];
     let view = view::select_view(zone, source, ecs.as_ref());
+    about.zone = Some(zone_index);
+    about.view = view.and_then(|m| zone.views.iter().position(|v| std::ptr::eq(v, m.view)));
     // Inside a view chosen by the source address, ECS does not move the client.
     let client = match view {
         Some(ViewMatch { scope: 0, .. }) => source,
@@ -153,5 +179,6 @@ fn respond(
         q.edns.map(|_| (dnssec_ok, echo)),
         MAX_UDP_PAYLOAD,
     );
-    outcome.rcode
+    about.chosen = outcome.chosen;
+    (outcome.rcode, about)
 }

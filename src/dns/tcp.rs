@@ -87,14 +87,16 @@ async fn connection(
         let handled = {
             let snapshot = shared.snapshot.load();
             let health = shared.health.load();
-            handle(
+            let handled = handle(
                 &snapshot,
                 &health,
                 &packet[..len],
                 peer,
                 Transport::Tcp,
                 &mut out,
-            )
+            );
+            shared.metrics.count(&snapshot.counters, &handled);
+            handled
         };
         match handled {
             Handled::Dropped => return Ok(()),

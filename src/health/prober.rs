@@ -75,7 +75,7 @@ pub struct Prober {
 
 /// Builds the probe targets of a configuration (HTTP clients included).
 fn targets(config: &Config) -> Result<Vec<Target>, String> {
-    let mut out = Vec::new();
+    let mut specs = Vec::new();
     for zone in &config.zones {
         for reg in &zone.registries {
             for rep in &reg.replicas {
@@ -102,7 +102,7 @@ fn targets(config: &Config) -> Result<Vec<Target>, String> {
                 let Some(address) = address else { continue };
                 let key =
                     TargetKey::Replica(zone.name.clone(), reg.name.clone(), rep.region.clone());
-                out.push(target(key, policy, &url, address)?);
+                specs.push((key, policy, url, address));
             }
         }
     }
@@ -112,66 +112,80 @@ fn targets(config: &Config) -> Result<Vec<Target>, String> {
             .get(policy)
             .cloned()
             .unwrap_or_else(ProbePolicy::standard);
-        out.push(target(
+        specs.push((
             TargetKey::Region(region.clone()),
             policy,
-            url,
+            url.clone(),
             SocketAddr::from(([0, 0, 0, 0], 0)),
-        )?);
+        ));
     }
-    Ok(out)
+    build_targets(specs)
 }
 
-fn target(
-    key: TargetKey,
-    policy: ProbePolicy,
-    url: &str,
-    address: SocketAddr,
-) -> Result<Target, String> {
-    let describe = match policy.kind {
-        ProbeKindSpec::Tcp => format!("tcp {address}"),
-        ProbeKindSpec::Http if address.port() == 0 => format!("GET {url}"),
-        ProbeKindSpec::Http => format!("GET {url} via {address}"),
-    };
-    let check = match policy.kind {
-        ProbeKindSpec::Tcp => Check::Tcp { address },
-        ProbeKindSpec::Http => {
+/// Probe clients are shared by every target with the same TLS settings (building one loads the
+/// trust store, which is slow): one client knows every replica's host → address mapping.
+type TlsKey = (bool, Option<std::path::PathBuf>);
+
+fn build_targets(
+    specs: Vec<(TargetKey, ProbePolicy, String, SocketAddr)>,
+) -> Result<Vec<Target>, String> {
+    let mut routes: HashMap<TlsKey, Vec<(String, SocketAddr)>> = HashMap::new();
+    for (_, policy, url, address) in &specs {
+        if policy.kind == ProbeKindSpec::Http {
             let parsed = reqwest::Url::parse(url).map_err(|e| format!("probe URL {url}: {e}"))?;
-            let mut builder = reqwest::Client::builder()
-                .timeout(policy.timeout)
-                .connect_timeout(policy.timeout)
-                .no_proxy()
-                .redirect(reqwest::redirect::Policy::none())
-                .pool_max_idle_per_host(0)
-                .danger_accept_invalid_certs(!policy.tls_verify);
+            let entry = routes
+                .entry((policy.tls_verify, policy.tls_ca.clone()))
+                .or_default();
             // Connect to the configured address with the URL's host as Host header and TLS
             // server name: never a DNS lookup of our own names.
             if let (Some(host), false) = (parsed.host_str(), address.port() == 0) {
-                builder = builder.resolve(host, address);
-            }
-            if let Some(ca) = &policy.tls_ca {
-                let pem = std::fs::read(ca).map_err(|e| format!("{}: {e}", ca.display()))?;
-                for cert in reqwest::Certificate::from_pem_bundle(&pem)
-                    .map_err(|e| format!("{}: {e}", ca.display()))?
-                {
-                    builder = builder.add_root_certificate(cert);
-                }
-            }
-            let client = builder
-                .build()
-                .map_err(|e| format!("probe client for {url}: {e}"))?;
-            Check::Http {
-                client,
-                url: url.to_string(),
+                entry.push((host.to_string(), *address));
             }
         }
-    };
-    Ok(Target {
-        key,
-        policy,
-        check,
-        describe,
-    })
+    }
+    let mut clients = HashMap::new();
+    for ((verify, ca), hosts) in routes {
+        let mut builder = reqwest::Client::builder()
+            .no_proxy()
+            .redirect(reqwest::redirect::Policy::none())
+            .pool_max_idle_per_host(0)
+            .danger_accept_invalid_certs(!verify);
+        for (host, address) in hosts {
+            builder = builder.resolve(&host, address);
+        }
+        if let Some(ca) = &ca {
+            let pem = std::fs::read(ca).map_err(|e| format!("{}: {e}", ca.display()))?;
+            for cert in reqwest::Certificate::from_pem_bundle(&pem)
+                .map_err(|e| format!("{}: {e}", ca.display()))?
+            {
+                builder = builder.add_root_certificate(cert);
+            }
+        }
+        let client = builder.build().map_err(|e| format!("probe client: {e}"))?;
+        clients.insert((verify, ca), client);
+    }
+    let mut out = Vec::new();
+    for (key, policy, url, address) in specs {
+        let describe = match policy.kind {
+            ProbeKindSpec::Tcp => format!("tcp {address}"),
+            ProbeKindSpec::Http if address.port() == 0 => format!("GET {url}"),
+            ProbeKindSpec::Http => format!("GET {url} via {address}"),
+        };
+        let check = match policy.kind {
+            ProbeKindSpec::Tcp => Check::Tcp { address },
+            ProbeKindSpec::Http => Check::Http {
+                client: clients[&(policy.tls_verify, policy.tls_ca.clone())].clone(),
+                url,
+            },
+        };
+        out.push(Target {
+            key,
+            policy,
+            check,
+            describe,
+        });
+    }
+    Ok(out)
 }
 
 async fn probe(t: &Target) -> ProbeResult {
@@ -190,7 +204,8 @@ async fn probe(t: &Target) -> ProbeResult {
                 ),
             }
         }
-        Check::Http { client, url } => match client.get(url).send().await {
+        Check::Http { client, url } => match client.get(url).timeout(t.policy.timeout).send().await
+        {
             Ok(resp) => {
                 let code = resp.status().as_u16();
                 let ok = t
@@ -353,6 +368,7 @@ impl Prober {
         let mut records = self.records.lock().unwrap_or_else(|e| e.into_inner());
         let rec = records.entry(t.key.clone()).or_default();
         let transition = rec.machine.observe(now_ms, result.success, &thresholds);
+        self.shared.metrics.probe(result.success, result.latency);
         rec.last = Some((result.clone(), SystemTime::now()));
         if let Some(tr) = transition {
             tracing::info!(
@@ -360,6 +376,9 @@ impl Prober {
                 probe = %t.describe, from = ?tr.from, to = ?tr.to, reason = %tr.reason,
                 error = result.error.as_deref().unwrap_or(""), "health transition"
             );
+            if tr.from != tr.to {
+                self.shared.metrics.transition(tr.to == Health::Up);
+            }
             rec.last_transition = Some((tr, SystemTime::now()));
             let state = build_state(&self.shared.snapshot.load().config, &records);
             drop(records);

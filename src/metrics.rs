@@ -1,0 +1,391 @@
+//! Every metric, defined in one place, and the Prometheus text rendering of `/metrics`.
+//!
+//! Names follow `georoute_<subsystem>_<name>_<unit>[_total]`; every label is bounded (fixed sets,
+//! or names from the configuration). Counting is atomic adds: no lock on the query path.
+//! Per-configuration counters (by zone, view, chosen region) live in the snapshot and are carried
+//! over by name on reload.
+
+use crate::config::Config;
+use crate::dns::Handled;
+use crate::dns::wire::rcode;
+use std::fmt::Write;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+
+/// Query types counted by name; everything else is `other`.
+pub const QTYPES: [(u16, &str); 7] = [
+    (1, "A"),
+    (28, "AAAA"),
+    (5, "CNAME"),
+    (6, "SOA"),
+    (2, "NS"),
+    (255, "ANY"),
+    (u16::MAX, "other"),
+];
+
+/// Response codes counted by name; everything else is `other`.
+pub const RCODES: [(u16, &str); 8] = [
+    (rcode::NOERROR, "NOERROR"),
+    (rcode::NXDOMAIN, "NXDOMAIN"),
+    (rcode::REFUSED, "REFUSED"),
+    (rcode::FORMERR, "FORMERR"),
+    (rcode::NOTIMP, "NOTIMP"),
+    (rcode::SERVFAIL, "SERVFAIL"),
+    (rcode::BADVERS, "BADVERS"),
+    (u16::MAX, "other"),
+];
+
+/// Upper bounds (seconds) of the probe latency histogram buckets.
+pub const LATENCY_BUCKETS: [f64; 10] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0];
+
+fn slot<const N: usize>(table: &[(u16, &str); N], value: u16) -> usize {
+    table.iter().position(|&(v, _)| v == value).unwrap_or(N - 1)
+}
+
+/// Process-wide counters.
+#[derive(Debug, Default)]
+pub struct Metrics {
+    queries: [[AtomicU64; 8]; 7],
+    dropped: AtomicU64,
+    truncated: AtomicU64,
+    probe_success: AtomicU64,
+    probe_failure: AtomicU64,
+    probe_latency: [AtomicU64; 11],
+    probe_latency_micros: AtomicU64,
+    transitions_up: AtomicU64,
+    transitions_down: AtomicU64,
+}
+
+impl Metrics {
+    /// Counts one handled query.
+    pub fn count(&self, counters: &Counters, handled: &Handled) {
+        let Handled::Answered {
+            rcode,
+            truncated,
+            about,
+        } = handled
+        else {
+            self.dropped.fetch_add(1, Relaxed);
+            return;
+        };
+        let q = slot(&QTYPES, about.qtype.unwrap_or(u16::MAX));
+        self.queries[q][slot(&RCODES, *rcode)].fetch_add(1, Relaxed);
+        if *truncated {
+            self.truncated.fetch_add(1, Relaxed);
+        }
+        let zone = about.zone.unwrap_or(counters.zone.len() - 1);
+        counters.zone[zone].fetch_add(1, Relaxed);
+        if let (Some(z), Some(v)) = (about.zone, about.view) {
+            counters.view[z][v].fetch_add(1, Relaxed);
+        }
+        if let (Some(z), Some((r, p))) = (about.zone, about.chosen) {
+            counters.chosen[z][r][p].fetch_add(1, Relaxed);
+        }
+    }
+
+    /// Counts one probe result.
+    pub fn probe(&self, success: bool, latency: std::time::Duration) {
+        let c = if success {
+            &self.probe_success
+        } else {
+            &self.probe_failure
+        };
+        c.fetch_add(1, Relaxed);
+        let secs = latency.as_secs_f64();
+        let b = LATENCY_BUCKETS
+            .iter()
+            .position(|&le| secs <= le)
+            .unwrap_or(LATENCY_BUCKETS.len());
+        self.probe_latency[b].fetch_add(1, Relaxed);
+        self.probe_latency_micros
+            .fetch_add(latency.as_micros() as u64, Relaxed);
+    }
+
+    /// Counts one health transition.
+    pub fn transition(&self, to_up: bool) {
+        let c = if to_up {
+            &self.transitions_up
+        } else {
+            &self.transitions_down
+        };
+        c.fetch_add(1, Relaxed);
+    }
+}
+
+/// Counters whose labels come from one configuration.
+#[derive(Debug)]
+pub struct Counters {
+    /// Per zone, plus a last slot for queries outside every zone (`zone="none"`).
+    zone: Vec<AtomicU64>,
+    /// `[zone][view]`.
+    view: Vec<Vec<AtomicU64>>,
+    /// `[zone][registry][replica]`: global answers by chosen replica.
+    chosen: Vec<Vec<Vec<AtomicU64>>>,
+}
+
+fn zeros(n: usize) -> Vec<AtomicU64> {
+    (0..n).map(|_| AtomicU64::new(0)).collect()
+}
+
+impl Counters {
+    /// Zeroed counters for a configuration.
+    pub fn new(config: &Config) -> Self {
+        Self {
+            zone: zeros(config.zones.len() + 1),
+            view: config.zones.iter().map(|z| zeros(z.views.len())).collect(),
+            chosen: config
+                .zones
+                .iter()
+                .map(|z| {
+                    z.registries
+                        .iter()
+                        .map(|r| zeros(r.replicas.len()))
+                        .collect()
+                })
+                .collect(),
+        }
+    }
+
+    /// Copies the values of `old` (for `old_config`) into these counters, matching by name.
+    pub fn carry_from(&self, config: &Config, old: &Counters, old_config: &Config) {
+        let add = |to: &AtomicU64, from: &AtomicU64| to.fetch_add(from.load(Relaxed), Relaxed);
+        add(
+            &self.zone[config.zones.len()],
+            &old.zone[old_config.zones.len()],
+        );
+        for (oz, ozone) in old_config.zones.iter().enumerate() {
+            let Some(z) = config.zones.iter().position(|n| n.name == ozone.name) else {
+                continue;
+            };
+            let zone = &config.zones[z];
+            add(&self.zone[z], &old.zone[oz]);
+            for (ov, oview) in ozone.views.iter().enumerate() {
+                if let Some(v) = zone.views.iter().position(|n| n.name == oview.name) {
+                    add(&self.view[z][v], &old.view[oz][ov]);
+                }
+            }
+            for (or, oreg) in ozone.registries.iter().enumerate() {
+                let Some(r) = zone.registries.iter().position(|n| n.name == oreg.name) else {
+                    continue;
+                };
+                for (op, orep) in oreg.replicas.iter().enumerate() {
+                    if let Some(p) = zone.registries[r]
+                        .replicas
+                        .iter()
+                        .position(|n| n.region == orep.region)
+                    {
+                        add(&self.chosen[z][r][p], &old.chosen[oz][or][op]);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Everything `/metrics` shows that is not a counter kept here.
+pub struct Gauges {
+    /// Configuration generation.
+    pub generation: u64,
+    /// Successful reloads.
+    pub reloads: u64,
+    /// Failed reloads.
+    pub reload_failures: u64,
+    /// Times a registry entered fail-open.
+    pub fail_open_events: u64,
+    /// Registries failing open now.
+    pub failing_open: usize,
+}
+
+/// Renders the Prometheus text exposition format.
+pub fn render(m: &Metrics, counters: &Counters, config: &Config, g: &Gauges) -> String {
+    let mut s = String::new();
+    let head = |s: &mut String, name: &str, kind: &str, help: &str| {
+        let _ = writeln!(s, "# HELP {name} {help}\n# TYPE {name} {kind}");
+    };
+    head(
+        &mut s,
+        "georoute_dns_queries_total",
+        "counter",
+        "DNS messages answered, by query type and response code.",
+    );
+    for (q, (_, qname)) in QTYPES.iter().enumerate() {
+        for (r, (_, rname)) in RCODES.iter().enumerate() {
+            let v = m.queries[q][r].load(Relaxed);
+            if v > 0 {
+                let _ = writeln!(
+                    s,
+                    "georoute_dns_queries_total{{qtype=\"{qname}\",rcode=\"{rname}\"}} {v}"
+                );
+            }
+        }
+    }
+    head(
+        &mut s,
+        "georoute_dns_zone_queries_total",
+        "counter",
+        "DNS messages answered, by zone (none: outside every zone or unreadable).",
+    );
+    for (i, c) in counters.zone.iter().enumerate() {
+        let zone = config.zones.get(i).map_or("none", |z| z.name.as_str());
+        let _ = writeln!(
+            s,
+            "georoute_dns_zone_queries_total{{zone=\"{zone}\"}} {}",
+            c.load(Relaxed)
+        );
+    }
+    head(
+        &mut s,
+        "georoute_dns_view_queries_total",
+        "counter",
+        "DNS messages from clients of a view.",
+    );
+    for (z, zone) in config.zones.iter().enumerate() {
+        for (v, view) in zone.views.iter().enumerate() {
+            let _ = writeln!(
+                s,
+                "georoute_dns_view_queries_total{{zone=\"{}\",view=\"{}\"}} {}",
+                zone.name,
+                view.name,
+                counters.view[z][v].load(Relaxed)
+            );
+        }
+    }
+    head(
+        &mut s,
+        "georoute_dns_global_answers_total",
+        "counter",
+        "Global-name answers, by the chosen replica's region.",
+    );
+    for (z, zone) in config.zones.iter().enumerate() {
+        for (r, reg) in zone.registries.iter().enumerate() {
+            for (p, rep) in reg.replicas.iter().enumerate() {
+                let _ = writeln!(
+                    s,
+                    "georoute_dns_global_answers_total{{zone=\"{}\",registry=\"{}\",region=\"{}\"}} {}",
+                    zone.name,
+                    reg.name,
+                    rep.region,
+                    counters.chosen[z][r][p].load(Relaxed)
+                );
+            }
+        }
+    }
+    head(
+        &mut s,
+        "georoute_dns_dropped_total",
+        "counter",
+        "Packets dropped unanswered (too short for a header, or responses).",
+    );
+    let _ = writeln!(s, "georoute_dns_dropped_total {}", m.dropped.load(Relaxed));
+    head(
+        &mut s,
+        "georoute_dns_truncated_total",
+        "counter",
+        "UDP answers truncated (TC set).",
+    );
+    let _ = writeln!(
+        s,
+        "georoute_dns_truncated_total {}",
+        m.truncated.load(Relaxed)
+    );
+    head(
+        &mut s,
+        "georoute_probe_results_total",
+        "counter",
+        "Probe results, healthy (success) or not (failure).",
+    );
+    let _ = writeln!(
+        s,
+        "georoute_probe_results_total{{result=\"success\"}} {}",
+        m.probe_success.load(Relaxed)
+    );
+    let _ = writeln!(
+        s,
+        "georoute_probe_results_total{{result=\"failure\"}} {}",
+        m.probe_failure.load(Relaxed)
+    );
+    head(
+        &mut s,
+        "georoute_probe_latency_seconds",
+        "histogram",
+        "Probe duration.",
+    );
+    let mut cumulative = 0;
+    for (i, le) in LATENCY_BUCKETS.iter().enumerate() {
+        cumulative += m.probe_latency[i].load(Relaxed);
+        let _ = writeln!(
+            s,
+            "georoute_probe_latency_seconds_bucket{{le=\"{le}\"}} {cumulative}"
+        );
+    }
+    cumulative += m.probe_latency[LATENCY_BUCKETS.len()].load(Relaxed);
+    let _ = writeln!(
+        s,
+        "georoute_probe_latency_seconds_bucket{{le=\"+Inf\"}} {cumulative}"
+    );
+    let _ = writeln!(
+        s,
+        "georoute_probe_latency_seconds_sum {}",
+        m.probe_latency_micros.load(Relaxed) as f64 / 1e6
+    );
+    let _ = writeln!(s, "georoute_probe_latency_seconds_count {cumulative}");
+    head(
+        &mut s,
+        "georoute_health_transitions_total",
+        "counter",
+        "Health transitions, by the new state.",
+    );
+    let _ = writeln!(
+        s,
+        "georoute_health_transitions_total{{to=\"up\"}} {}",
+        m.transitions_up.load(Relaxed)
+    );
+    let _ = writeln!(
+        s,
+        "georoute_health_transitions_total{{to=\"down\"}} {}",
+        m.transitions_down.load(Relaxed)
+    );
+    head(
+        &mut s,
+        "georoute_health_fail_open_events_total",
+        "counter",
+        "Times a registry had no healthy routed replica and answered as if all were healthy.",
+    );
+    let _ = writeln!(
+        s,
+        "georoute_health_fail_open_events_total {}",
+        g.fail_open_events
+    );
+    head(
+        &mut s,
+        "georoute_health_fail_open_registries",
+        "gauge",
+        "Registries failing open now.",
+    );
+    let _ = writeln!(s, "georoute_health_fail_open_registries {}", g.failing_open);
+    head(
+        &mut s,
+        "georoute_config_reloads_total",
+        "counter",
+        "Successful configuration reloads.",
+    );
+    let _ = writeln!(s, "georoute_config_reloads_total {}", g.reloads);
+    head(
+        &mut s,
+        "georoute_config_reload_failures_total",
+        "counter",
+        "Rejected configuration reloads (the previous one kept serving).",
+    );
+    let _ = writeln!(
+        s,
+        "georoute_config_reload_failures_total {}",
+        g.reload_failures
+    );
+    head(
+        &mut s,
+        "georoute_config_generation",
+        "gauge",
+        "Generation of the configuration being served (1 at start).",
+    );
+    let _ = writeln!(s, "georoute_config_generation {}", g.generation);
+    s
+}

@@ -119,6 +119,7 @@ impl Server {
     /// Loads the configuration, binds every address and starts serving. Must run inside a tokio
     /// runtime (TCP is served by tasks).
     pub async fn start(settings: Settings) -> Result<Self, Error> {
+        let files = config::reload::fingerprint(&settings.config_dir);
         let snapshot = load_snapshot(&settings.config_dir, 1)?;
         let shared = Shared::new(snapshot);
         let prober = health::prober::Prober::new(
@@ -158,6 +159,7 @@ impl Server {
         tasks.push(tokio::spawn(config::reload::watch(
             shared.clone(),
             prober.clone(),
+            files,
             stop_rx.clone(),
         )));
         let mut admin_addr = None;

@@ -24,9 +24,10 @@ pub struct ReloadStatus {
 }
 
 /// One file's identity: path, inode, size and modification time (symlinks followed).
-type Fingerprint = Vec<(PathBuf, u64, u64, Option<SystemTime>)>;
+pub type Fingerprint = Vec<(PathBuf, u64, u64, Option<SystemTime>)>;
 
-fn fingerprint(dir: &Path) -> Fingerprint {
+/// The identity of every file in the configuration folder, to notice changes.
+pub fn fingerprint(dir: &Path) -> Fingerprint {
     let mut out = Vec::new();
     for sub in ["zones", "probes", "geoip"] {
         let Ok(entries) = std::fs::read_dir(dir.join(sub)) else {
@@ -106,9 +107,15 @@ pub fn reload(
 }
 
 /// Watches the configuration folder and SIGHUP until `stop`, reloading on every settled change.
-pub async fn watch(shared: Arc<Shared>, prober: Arc<Prober>, mut stop: watch::Receiver<bool>) {
+/// `seen` is the folder's fingerprint taken when the running configuration was loaded, so a
+/// change made before this task first runs is not missed.
+pub async fn watch(
+    shared: Arc<Shared>,
+    prober: Arc<Prober>,
+    mut seen: Fingerprint,
+    mut stop: watch::Receiver<bool>,
+) {
     let dir = shared.snapshot.load().config.dir.clone();
-    let mut seen = fingerprint(&dir);
     #[cfg(unix)]
     let mut hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).ok();
     loop {

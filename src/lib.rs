@@ -51,6 +51,8 @@ pub struct Settings {
     pub probe_concurrency: usize,
     /// Run health probes (off: every replica counts healthy; regions.yaml still applies).
     pub probes: bool,
+    /// Log one query in this many at info level (0: off).
+    pub query_log_every: u64,
 }
 
 impl Settings {
@@ -65,6 +67,7 @@ impl Settings {
             admin: Some(SocketAddr::from(([127, 0, 0, 1], 9153))),
             probe_concurrency: 64,
             probes: true,
+            query_log_every: 0,
         }
     }
 }
@@ -122,6 +125,9 @@ impl Server {
         let files = config::reload::fingerprint(&settings.config_dir);
         let snapshot = load_snapshot(&settings.config_dir, 1)?;
         let shared = Shared::new(snapshot);
+        shared
+            .query_log_every
+            .store(settings.query_log_every, Ordering::Relaxed);
         let prober = health::prober::Prober::new(
             shared.clone(),
             settings.probe_concurrency,

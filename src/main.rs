@@ -44,6 +44,9 @@ enum Command {
         /// Do not probe replicas: every replica counts healthy (demos, tests).
         #[arg(long)]
         no_probes: bool,
+        /// Log one query in N at info level (0: off, the default).
+        #[arg(long, default_value_t = 0)]
+        query_log_sample: u64,
     },
     /// Validate the configuration and print what would be served.
     Check {
@@ -84,6 +87,7 @@ fn main() -> ExitCode {
             udp_threads,
             udp_recv_buffer,
             no_probes,
+            query_log_sample,
         } => {
             init_logging(log_format);
             let mut settings = Settings::new(config);
@@ -94,6 +98,7 @@ fn main() -> ExitCode {
             }
             settings.admin = Some(admin);
             settings.probes = !no_probes;
+            settings.query_log_every = query_log_sample;
             serve(settings)
         }
         Command::Check { config } => check(&config),

@@ -48,6 +48,9 @@ pub struct Shared {
     pub health: HealthTable,
     /// Process-wide counters.
     pub metrics: crate::metrics::Metrics,
+    /// Log one query in this many at info level (0: no query log, the default).
+    pub query_log_every: std::sync::atomic::AtomicU64,
+    queries_seen: std::sync::atomic::AtomicU64,
     /// Reload counters and the last reload error (not on the query path).
     pub reload: std::sync::Mutex<crate::config::reload::ReloadStatus>,
 }
@@ -61,6 +64,38 @@ impl Shared {
             health,
             reload: Default::default(),
             metrics: Default::default(),
+            query_log_every: Default::default(),
+            queries_seen: Default::default(),
         })
+    }
+
+    /// After every query, in every transport: counts it and, when the sampled query log is on,
+    /// logs one in `query_log_every`.
+    pub fn after_query(
+        &self,
+        snapshot: &Snapshot,
+        handled: &crate::dns::Handled,
+        packet: &[u8],
+        peer: std::net::IpAddr,
+    ) {
+        use std::sync::atomic::Ordering::Relaxed;
+        self.metrics.count(&snapshot.counters, handled);
+        let every = self.query_log_every.load(Relaxed);
+        if every == 0 || self.queries_seen.fetch_add(1, Relaxed) % every != 0 {
+            return;
+        }
+        let crate::dns::Handled::Answered { rcode, about, .. } = handled else {
+            tracing::info!(target: "georoute::query", %peer, "dropped");
+            return;
+        };
+        let name = crate::dns::wire::parse_query(packet)
+            .map(|q| crate::dns::wire::name_text(q.qname))
+            .unwrap_or_default();
+        let chosen = about.zone.zip(about.chosen).map(|(z, (r, p))| {
+            snapshot.config.zones[z].registries[r].replicas[p]
+                .region
+                .as_str()
+        });
+        tracing::info!(target: "georoute::query", %peer, name, qtype = about.qtype, rcode, chosen = chosen.unwrap_or("-"), "query");
     }
 }

@@ -28,9 +28,14 @@ fn wait_ready(addr: SocketAddr, child: &mut Child) {
     panic!("server on {addr} did not answer within 10 s");
 }
 
-fn terminate(mut child: Child) -> std::process::ExitStatus {
+fn terminate(child: Child) -> std::process::ExitStatus {
+    signal(child, "-TERM").0
+}
+
+/// Sends a signal and waits (at most 10 s) for the exit; returns the status and stderr.
+fn signal(mut child: Child, sig: &str) -> (std::process::ExitStatus, String) {
     let ok = Command::new("kill")
-        .arg("-TERM")
+        .arg(sig)
         .arg(child.id().to_string())
         .status()
         .unwrap();
@@ -38,12 +43,17 @@ fn terminate(mut child: Child) -> std::process::ExitStatus {
     let deadline = Instant::now() + Duration::from_secs(10);
     while Instant::now() < deadline {
         if let Some(status) = child.try_wait().unwrap() {
-            return status;
+            let mut err = String::new();
+            if let Some(mut e) = child.stderr.take() {
+                use std::io::Read;
+                let _ = e.read_to_string(&mut err);
+            }
+            return (status, err);
         }
         std::thread::sleep(Duration::from_millis(20));
     }
     let _ = child.kill();
-    panic!("no exit within 10 s of SIGTERM");
+    panic!("no exit within 10 s of {sig}");
 }
 
 /// A port free for both UDP and TCP right now.
@@ -95,6 +105,8 @@ fn dns_flag_is_repeatable() {
             &format!("127.0.0.1:{p2}"),
             "--log-format",
             "json",
+            "--query-log-sample",
+            "1",
         ])
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
@@ -103,8 +115,18 @@ fn dns_flag_is_repeatable() {
     for p in [p1, p2] {
         wait_ready(SocketAddr::from(([127, 0, 0, 1], p)), &mut child);
     }
-    let status = terminate(child);
-    assert!(status.success());
+    Ask::new("myregistry.azurecr.io", RecordType::A)
+        .ecs("192.0.2.0/24")
+        .udp(SocketAddr::from(([127, 0, 0, 1], p2)));
+    // SIGINT stops it like SIGTERM; the sampled query log (1 in 1 here) logged the query as JSON.
+    let (status, log) = signal(child, "-INT");
+    assert!(status.success(), "{log}");
+    let line = log
+        .lines()
+        .find(|l| l.contains("myregistry.azurecr.io"))
+        .unwrap_or_else(|| panic!("{log}"));
+    let v: serde_json::Value = serde_json::from_str(line).unwrap();
+    assert_eq!(v["fields"]["chosen"], "australiaeast", "{line}");
 }
 
 #[test]

@@ -95,7 +95,7 @@ async fn connection(
                 Transport::Tcp,
                 &mut out,
             );
-            shared.metrics.count(&snapshot.counters, &handled);
+            shared.after_query(&snapshot, &handled, &packet[..len], peer);
             handled
         };
         match handled {

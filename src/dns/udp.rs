@@ -88,7 +88,7 @@ fn serve_socket(socket: &UdpSocket, shared: &Shared, stop: &AtomicBool) {
             Transport::Udp,
             &mut out,
         );
-        shared.metrics.count(&snapshot.counters, &handled);
+        shared.after_query(&snapshot, &handled, &packet[..len], peer.ip());
         if let super::Handled::Answered { .. } = handled
             && let Err(e) = socket.send_to(&out, peer)
         {

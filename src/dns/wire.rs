@@ -511,6 +511,27 @@ impl<'b> Response<'b> {
     }
 }
 
+/// A wire-format name as text (`a.b.c`), for logs; odd bytes are escaped.
+pub fn name_text(wire: &[u8]) -> String {
+    let mut out = String::new();
+    let mut i = 0;
+    while i < wire.len() && wire[i] != 0 && wire[i] < 64 {
+        let len = wire[i] as usize;
+        let label = wire.get(i + 1..i + 1 + len).unwrap_or(&[]);
+        if !out.is_empty() {
+            out.push('.');
+        }
+        out.extend(
+            label
+                .iter()
+                .flat_map(|b| std::ascii::escape_default(*b))
+                .map(char::from),
+        );
+        i += 1 + len;
+    }
+    out
+}
+
 /// Sets the TC bit of a finished response.
 pub fn set_truncated(buf: &mut [u8]) {
     if buf.len() >= 4 {

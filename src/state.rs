@@ -81,7 +81,12 @@ impl Shared {
         use std::sync::atomic::Ordering::Relaxed;
         self.metrics.count(&snapshot.counters, handled);
         let every = self.query_log_every.load(Relaxed);
-        if every == 0 || self.queries_seen.fetch_add(1, Relaxed) % every != 0 {
+        if every == 0
+            || !self
+                .queries_seen
+                .fetch_add(1, Relaxed)
+                .is_multiple_of(every)
+        {
             return;
         }
         let crate::dns::Handled::Answered { rcode, about, .. } = handled else {

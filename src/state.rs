@@ -69,6 +69,14 @@ impl Shared {
         })
     }
 
+    /// A copy of the reload counters and last error.
+    pub fn reload_status(&self) -> crate::config::reload::ReloadStatus {
+        self.reload
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
     /// After every query, in every transport: counts it and, when the sampled query log is on,
     /// logs one in `query_log_every`.
     pub fn after_query(

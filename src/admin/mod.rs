@@ -134,12 +134,7 @@ pub fn status(admin: &Admin) -> serde_json::Value {
         })
         .collect();
     let (fail_open, fail_open_events) = admin.prober.fail_open();
-    let reload = admin
-        .shared
-        .reload
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .clone();
+    let reload = admin.shared.reload_status();
     json!({
         "generation": snapshot.generation,
         "reloads": reload.reloads,
@@ -155,12 +150,7 @@ pub fn status(admin: &Admin) -> serde_json::Value {
 /// The `/metrics` text.
 pub fn metrics(admin: &Admin) -> String {
     let snapshot = admin.shared.snapshot.load();
-    let reload = admin
-        .shared
-        .reload
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .clone();
+    let reload = admin.shared.reload_status();
     let (failing, events) = admin.prober.fail_open();
     let gauges = crate::metrics::Gauges {
         generation: snapshot.generation,

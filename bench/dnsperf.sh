@@ -345,8 +345,8 @@ main() {
   probe=$(dig +short +time=1 +tries=1 @127.0.0.1 -p "$port" "$ZONE" SOA 2>/dev/null || true)
   [[ -z "$probe" || "$probe" == *";;"* ]] ||
     die "something already answers DNS on 127.0.0.1:$port; set BENCH_PORT"
-  log "starting $bin serve --dns 127.0.0.1:$port --admin 127.0.0.1:0 (cwd $root)"
-  "${pin_srv[@]+"${pin_srv[@]}"}" "$bin" serve --dns "127.0.0.1:$port" --admin 127.0.0.1:0 \
+  log "starting $bin serve --no-probes --dns 127.0.0.1:$port --admin 127.0.0.1:0 (cwd $root)"
+  "${pin_srv[@]+"${pin_srv[@]}"}" "$bin" serve --no-probes --dns "127.0.0.1:$port" --admin 127.0.0.1:0 \
     >"$WORK/server.log" 2>&1 </dev/null &
   SERVER_PID=$!
   local deadline=$((SECONDS + 10)) up=0 out

@@ -122,10 +122,10 @@ fn main() -> ExitCode {
 }
 
 fn init_logging(format: LogFormat) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(
-        |_| // Failed certificate checks are reported once in our own transition line, not per probe.
-            tracing_subscriber::EnvFilter::new("info,rustls_platform_verifier=off"),
-    );
+    // Failed certificate checks are reported once in our own transition line, not per probe.
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+        tracing_subscriber::EnvFilter::new("info,rustls_platform_verifier=off")
+    });
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);

@@ -4,6 +4,7 @@
 //! regional, apex, NXDOMAIN) and prints nanoseconds per query. The kernel's share of an answer
 //! (about 6 µs here, see bench/README.md) is not in this figure.
 
+use georoute::dns::wire::{ClientSubnet, build_query};
 use georoute::dns::{Transport, handle};
 use georoute::health::HealthState;
 use std::hint::black_box;
@@ -11,23 +12,11 @@ use std::net::IpAddr;
 use std::time::Instant;
 
 fn query(name: &str, qtype: u16, ecs: Option<([u8; 4], u8)>) -> Vec<u8> {
-    let mut p = vec![0x12, 0x34, 0, 0, 0, 1, 0, 0, 0, 0, 0, 1];
-    for label in name.split('.') {
-        p.push(label.len() as u8);
-        p.extend_from_slice(label.as_bytes());
-    }
-    p.extend_from_slice(&[0, (qtype >> 8) as u8, qtype as u8, 0, 1]);
-    p.extend_from_slice(&[0, 0, 41, 0x04, 0xD0, 0, 0, 0, 0]);
-    match ecs {
-        None => p.extend_from_slice(&[0, 0]),
-        Some((a, prefix)) => {
-            let n = (prefix as usize).div_ceil(8);
-            p.extend_from_slice(&((8 + n) as u16).to_be_bytes());
-            p.extend_from_slice(&[0, 8, 0, (4 + n) as u8, 0, 1, prefix, 0]);
-            p.extend_from_slice(&a[..n]);
-        }
-    }
-    p
+    let ecs = ecs.map(|(a, prefix)| ClientSubnet {
+        address: IpAddr::from(a),
+        source_prefix: prefix,
+    });
+    build_query(name, qtype, ecs)
 }
 
 fn main() {

@@ -223,7 +223,7 @@ fn answer_text(
     client: IpAddr,
     ecs: Option<ClientSubnet>,
 ) -> String {
-    let packet = build_query(name, rtype, ecs);
+    let packet = crate::dns::wire::build_query(name, u16::from(rtype), ecs);
     let mut out = Vec::new();
     handle(snap, health, &packet, client, Transport::Tcp, &mut out);
     match Message::from_vec(&out) {
@@ -240,30 +240,4 @@ fn answer_text(
             parts.join(" | ")
         }
     }
-}
-
-/// Builds a query packet (used by explain; tests build their own with hickory-proto).
-fn build_query(name: &str, rtype: RecordType, ecs: Option<ClientSubnet>) -> Vec<u8> {
-    let mut p = vec![0x12, 0x34, 0, 0, 0, 1, 0, 0, 0, 0, 0, 1];
-    p.extend_from_slice(&to_wire(name));
-    p.extend_from_slice(&u16::from(rtype).to_be_bytes());
-    p.extend_from_slice(&1u16.to_be_bytes());
-    p.extend_from_slice(&[0, 0, 41, 0x04, 0xD0, 0, 0, 0, 0]);
-    match ecs {
-        None => p.extend_from_slice(&[0, 0]),
-        Some(e) => {
-            let n = (e.source_prefix as usize).div_ceil(8);
-            let (family, octets) = match e.address {
-                IpAddr::V4(a) => (1u16, a.to_ipv6_mapped().octets()[12..].to_vec()),
-                IpAddr::V6(a) => (2u16, a.octets().to_vec()),
-            };
-            p.extend_from_slice(&((8 + n) as u16).to_be_bytes());
-            p.extend_from_slice(&[0, 8]);
-            p.extend_from_slice(&((4 + n) as u16).to_be_bytes());
-            p.extend_from_slice(&family.to_be_bytes());
-            p.extend_from_slice(&[e.source_prefix, 0]);
-            p.extend_from_slice(&octets[..n]);
-        }
-    }
-    p
 }

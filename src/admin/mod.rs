@@ -4,7 +4,7 @@
 //! A deliberately small HTTP/1.1 server for GET requests: one request per connection, bounded
 //! request size and read time. Nothing here changes state.
 
-use crate::health::prober::Prober;
+use crate::health::prober::{Prober, TargetKey};
 use crate::state::Shared;
 use serde_json::json;
 use std::net::SocketAddr;
@@ -100,7 +100,8 @@ pub fn status(admin: &Admin) -> serde_json::Value {
     let zones: Vec<_> = config.zones.iter().enumerate().map(|(z, zone)| {
         let registries: Vec<_> = zone.registries.iter().enumerate().map(|(r, reg)| {
             let replicas: Vec<_> = reg.replicas.iter().enumerate().map(|(i, rep)| {
-                let key = format!("replica/{}/{}/{}", zone.name, reg.name, rep.region);
+                let key = TargetKey::Replica(zone.name.clone(), reg.name.clone(), rep.region.clone())
+                    .label();
                 json!({
                     "region": rep.region,
                     "global_endpoint_routing": rep.global_endpoint_routing,
@@ -128,7 +129,7 @@ pub fn status(admin: &Admin) -> serde_json::Value {
                 json!({
                     "healthy": health.region_up(i),
                     "operator_reason": config.region_health.down.get(&r.name),
-                    "probe": probes.get(format!("region/{}", r.name)),
+                    "probe": probes.get(TargetKey::Region(r.name.clone()).label()),
                 }),
             )
         })

@@ -249,11 +249,7 @@ pub fn build_region_health(
 /// Parses a CIDR (or a bare address as a host route), recording an error on failure.
 pub fn parse_net(text: &SpannedText, p: &mut Problems<'_>) -> Option<ipnet::IpNet> {
     let s = text.value.trim();
-    let parsed = s
-        .parse::<ipnet::IpNet>()
-        .ok()
-        .or_else(|| s.parse::<std::net::IpAddr>().ok().map(ipnet::IpNet::from));
-    match parsed {
+    match cidr(s) {
         Some(net) if net.trunc() == net => Some(net),
         Some(net) => {
             p.at(
@@ -267,6 +263,14 @@ pub fn parse_net(text: &SpannedText, p: &mut Problems<'_>) -> Option<ipnet::IpNe
             None
         }
     }
+}
+
+/// A CIDR, or a bare address as a host route; host bits are not checked here.
+pub fn cidr(s: &str) -> Option<ipnet::IpNet> {
+    let s = s.trim();
+    s.parse::<ipnet::IpNet>()
+        .ok()
+        .or_else(|| s.parse::<std::net::IpAddr>().ok().map(ipnet::IpNet::from))
 }
 
 /// Parses `500ms`, `10s`, `1m`, `2h`.

@@ -1,7 +1,7 @@
 //! Checks one zone file against every rule of SPEC.md section 6 and builds the runtime Zone.
 
 use super::error::{ConfigError, Problems};
-use super::settings::{is_label, parse_net};
+use super::settings::{cidr, is_label, parse_net};
 use super::spec::{GlobalAnswerSpec, SpannedText, ViewRegistrySpec, ViewSpec, ZoneFile};
 use super::{
     Addresses, GlobalAnswer, NameServer, ProbePolicy, RegionCatalog, Registry, Replica, Routing,
@@ -312,13 +312,8 @@ fn check_view_overlap(views: &[View], clients: &[Vec<SpannedText>], p: &mut Prob
     for (i, a) in views.iter().enumerate() {
         for b in &views[..i] {
             for text in &clients[i] {
-                let s = text.value.trim();
-                let Some(na) = s
-                    .parse::<ipnet::IpNet>()
-                    .ok()
-                    .or_else(|| s.parse::<IpAddr>().ok().map(ipnet::IpNet::from))
-                    .filter(|n| n.trunc() == *n)
-                else {
+                // Entries refused by parse_net already were reported there.
+                let Some(na) = cidr(&text.value).filter(|n| n.trunc() == *n) else {
                     continue;
                 };
                 if let Some(nb) = b

@@ -481,27 +481,7 @@ impl<'b> Response<'b> {
             self.buf.extend_from_slice(&udp_size.to_be_bytes());
             let ttl = (u32::from(rcode >> 4) << 24) | if dnssec_ok { 0x8000 } else { 0 };
             self.buf.extend_from_slice(&ttl.to_be_bytes());
-            match ecs {
-                None => self.buf.extend_from_slice(&[0, 0]),
-                Some((cs, scope)) => {
-                    let n = (cs.source_prefix as usize).div_ceil(8);
-                    let (family, octets): (u16, [u8; 16]) = match cs.address {
-                        IpAddr::V4(a) => {
-                            let mut o = [0; 16];
-                            o[..4].copy_from_slice(&a.octets());
-                            (1, o)
-                        }
-                        IpAddr::V6(a) => (2, a.octets()),
-                    };
-                    self.buf.extend_from_slice(&((8 + n) as u16).to_be_bytes());
-                    self.buf.extend_from_slice(&OPTION_ECS.to_be_bytes());
-                    self.buf.extend_from_slice(&((4 + n) as u16).to_be_bytes());
-                    self.buf.extend_from_slice(&family.to_be_bytes());
-                    self.buf.push(cs.source_prefix);
-                    self.buf.push(scope);
-                    self.buf.extend_from_slice(&octets[..n]);
-                }
-            }
+            write_opt_rdata(self.buf, ecs);
         }
         let flags = u16::from_be_bytes([self.buf[2], self.buf[3]]) | (rcode & 0xF);
         self.buf[2..4].copy_from_slice(&flags.to_be_bytes());
@@ -509,6 +489,42 @@ impl<'b> Response<'b> {
         self.buf[8..10].copy_from_slice(&self.counts[1].to_be_bytes());
         self.buf[10..12].copy_from_slice(&additional.to_be_bytes());
     }
+}
+
+/// Writes an OPT record's RDLENGTH and RDATA: nothing, or one ECS option with `scope`.
+fn write_opt_rdata(buf: &mut Vec<u8>, ecs: Option<(ClientSubnet, u8)>) {
+    let Some((cs, scope)) = ecs else {
+        buf.extend_from_slice(&[0, 0]);
+        return;
+    };
+    let n = (cs.source_prefix as usize).div_ceil(8);
+    buf.extend_from_slice(&((8 + n) as u16).to_be_bytes());
+    let (family, octets): (u16, [u8; 16]) = match cs.address {
+        IpAddr::V4(a) => {
+            let mut o = [0; 16];
+            o[..4].copy_from_slice(&a.octets());
+            (1, o)
+        }
+        IpAddr::V6(a) => (2, a.octets()),
+    };
+    buf.extend_from_slice(&OPTION_ECS.to_be_bytes());
+    buf.extend_from_slice(&((4 + n) as u16).to_be_bytes());
+    buf.extend_from_slice(&family.to_be_bytes());
+    buf.push(cs.source_prefix);
+    buf.push(scope);
+    buf.extend_from_slice(&octets[..n]);
+}
+
+/// Builds a query for `name` (text) and `qtype` with an OPT record (payload 1232) and an
+/// optional ECS option: for `explain` and the benchmarks.
+pub fn build_query(name: &str, qtype: u16, ecs: Option<ClientSubnet>) -> Vec<u8> {
+    let mut p = vec![0x12, 0x34, 0, 0, 0, 1, 0, 0, 0, 0, 0, 1];
+    p.extend_from_slice(&crate::dns::names::to_wire(name));
+    p.extend_from_slice(&qtype.to_be_bytes());
+    p.extend_from_slice(&1u16.to_be_bytes());
+    p.extend_from_slice(&[0, 0, 41, 0x04, 0xD0, 0, 0, 0, 0]);
+    write_opt_rdata(&mut p, ecs.map(|cs| (cs, 0)));
+    p
 }
 
 /// A wire-format name as text (`a.b.c`), for logs; odd bytes are escaped.

@@ -22,6 +22,16 @@ pub enum TargetKey {
     Region(String),
 }
 
+impl TargetKey {
+    /// The key's name in `/status`: `replica/<zone>/<registry>/<region>` or `region/<region>`.
+    pub fn label(&self) -> String {
+        match self {
+            TargetKey::Replica(z, r, region) => format!("replica/{z}/{r}/{region}"),
+            TargetKey::Region(region) => format!("region/{region}"),
+        }
+    }
+}
+
 enum Check {
     Http {
         client: reqwest::Client,
@@ -440,10 +450,7 @@ impl Prober {
         let mut out = serde_json::Map::new();
         for t in &self.current_targets() {
             let rec = records.get(&t.key);
-            let key = match &t.key {
-                TargetKey::Replica(z, r, region) => format!("replica/{z}/{r}/{region}"),
-                TargetKey::Region(region) => format!("region/{region}"),
-            };
+            let key = t.key.label();
             let (health, successes, failures, held) =
                 rec.map_or((Health::Unknown, 0, 0, None), |r| {
                     (

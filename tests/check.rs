@@ -456,3 +456,25 @@ fn explain_regional_name_is_static() {
         .expect("an A line");
     assert!(a.contains("20.105.0.10"), "{out}");
 }
+
+#[test]
+fn too_many_replicas_for_routing() {
+    // A catalogue larger than Azure's, and a registry with a replica in each of 130 regions.
+    let (dir, _) = config(BASE);
+    let mut catalogue = String::from("regions:\n");
+    let mut zone = String::from(
+        "zone: big.test\nsoa: {mname: ns1.big.test., rname: h.big.test., refresh: 1, retry: 1, expire: 1, minimum: 30}\nnameservers: [{name: ns2.example.net.}]\nregistries:\n  - name: reg\n    home_region: r0\n    replicas:\n",
+    );
+    for i in 0..130 {
+        catalogue += &format!("  r{i}: {{latitude: 0, longitude: {}}}\n", i - 65);
+        zone += &format!("      - {{region: r{i}, addresses: [192.0.2.1]}}\n");
+    }
+    std::fs::write(dir.0.join("geoip/regions.yaml"), catalogue).unwrap();
+    std::fs::write(dir.0.join(ZONE), zone).unwrap();
+    let (code, _, err) = check(&dir);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("test.yaml:5:11: registry reg has 130 replicas; at most 128"),
+        "{err}"
+    );
+}

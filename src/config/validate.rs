@@ -158,6 +158,16 @@ fn build_registry(
             probe,
         });
     }
+    if replicas.len() > crate::route::MAX_REPLICAS {
+        p.at(
+            &spec.name,
+            format!(
+                "registry {name} has {} replicas; at most {} are supported",
+                replicas.len(),
+                crate::route::MAX_REPLICAS
+            ),
+        );
+    }
     if !replicas.is_empty() && !replicas.iter().any(|r| r.global_endpoint_routing) {
         p.at(
             &spec.name,

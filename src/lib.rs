@@ -170,7 +170,7 @@ impl Server {
         )));
         let mut admin_addr = None;
         if let Some(addr) = settings.admin {
-            let listener = admin::bind(addr)
+            let listener = tokio::net::TcpListener::bind(addr)
                 .await
                 .map_err(|source| Error::Bind { addr, source })?;
             admin_addr = listener.local_addr().ok();

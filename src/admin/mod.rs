@@ -7,7 +7,6 @@
 use crate::health::prober::{Prober, TargetKey};
 use crate::state::Shared;
 use serde_json::json;
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -166,9 +165,4 @@ pub fn metrics(admin: &Admin) -> String {
         &snapshot.config,
         &gauges,
     )
-}
-
-/// Binds the admin address.
-pub async fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
-    TcpListener::bind(addr).await
 }

@@ -347,16 +347,6 @@ impl<'b> Response<'b> {
         self.section = section;
     }
 
-    /// Current length: for truncation decisions.
-    pub fn len(&self) -> usize {
-        self.buf.len()
-    }
-
-    /// True when nothing but the header has been written.
-    pub fn is_empty(&self) -> bool {
-        self.buf.len() <= 12
-    }
-
     fn source(&mut self, wire: &[u8], at: usize) {
         if self.sourced < self.sources.len() && at < 0x3FFF {
             self.sources[self.sourced] = (wire.as_ptr() as usize, wire.len(), at as u16);
@@ -389,9 +379,6 @@ impl<'b> Response<'b> {
             if let Some(at) = self.find_suffix(&wire[i..]) {
                 self.buf.extend_from_slice(&wire[..i]);
                 self.buf.extend_from_slice(&(0xC000 | at).to_be_bytes());
-                if i > 0 {
-                    self.remember(start, i + 2);
-                }
                 return;
             }
             i += 1 + wire[i] as usize;

@@ -10,6 +10,8 @@ use std::net::IpAddr;
 pub struct ViewMatch<'a> {
     /// The view.
     pub view: &'a View,
+    /// Its index in the zone's views (a metrics label).
+    pub index: usize,
     /// ECS scope of the match: 0 when the source address selected it, else the view network's
     /// prefix (a trusted resolver's ECS selected it).
     pub scope: u8,
@@ -25,21 +27,27 @@ pub fn select_view<'a>(
     if zone.views.is_empty() {
         return None;
     }
-    if let Some(view) = zone
+    if let Some((index, view)) = zone
         .views
         .iter()
-        .find(|v| v.clients.iter().any(|n| n.contains(&source)))
+        .enumerate()
+        .find(|(_, v)| v.clients.iter().any(|n| n.contains(&source)))
     {
-        return Some(ViewMatch { view, scope: 0 });
+        return Some(ViewMatch {
+            view,
+            index,
+            scope: 0,
+        });
     }
     let ecs = ecs.filter(|e| e.source_prefix > 0)?;
-    zone.views.iter().find_map(|view| {
+    zone.views.iter().enumerate().find_map(|(index, view)| {
         if !view.trusted_resolvers.iter().any(|n| n.contains(&source)) {
             return None;
         }
         let net = view.clients.iter().find(|n| n.contains(&ecs.address))?;
         Some(ViewMatch {
             view,
+            index,
             scope: net.prefix_len(),
         })
     })

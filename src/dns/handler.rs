@@ -149,7 +149,7 @@ fn respond(
     let zone = &snap.config.zones[zone_index];
     let view = view::select_view(zone, source, ecs.as_ref());
     about.zone = Some(zone_index);
-    about.view = view.and_then(|m| zone.views.iter().position(|v| std::ptr::eq(v, m.view)));
+    about.view = view.map(|m| m.index);
     // Inside a view chosen by the source address, ECS does not move the client.
     let client = match view {
         Some(ViewMatch { scope: 0, .. }) => source,

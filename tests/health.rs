@@ -7,7 +7,7 @@ mod common;
 use common::{Ask, TestDir, TestServer, answers, cname_region};
 use hickory_proto::rr::RecordType;
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpListener};
 use std::sync::atomic::{AtomicU16, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -272,7 +272,7 @@ fn region_health_from_the_operator_file_and_region_probes() {
         1
     );
 
-    let status = http_get(s.server.as_ref().unwrap().admin_addr.unwrap(), "/status");
+    let status = s.admin("/status");
     let v: serde_json::Value = serde_json::from_str(&status).unwrap();
     assert_eq!(v["regions"]["eastus"]["healthy"], false);
     assert_eq!(v["regions"]["eastus"]["operator_reason"], "INC-1 storage");
@@ -294,7 +294,7 @@ fn tcp_probes_and_status_document() {
         "refused TCP connect is a failure"
     );
 
-    let body = http_get(s.server.as_ref().unwrap().admin_addr.unwrap(), "/status");
+    let body = s.admin("/status");
     let v: serde_json::Value = serde_json::from_str(&body).unwrap();
     let replicas = &v["zones"][0]["registries"][0]["replicas"];
     assert_eq!(replicas[0]["region"], "eastus");
@@ -320,19 +320,7 @@ fn tcp_probes_and_status_document() {
             .is_some()
     );
     assert_eq!(v["generation"], 1);
-    assert!(http_get(s.server.as_ref().unwrap().admin_addr.unwrap(), "/healthz").contains("ok"));
-}
-
-/// A plain HTTP GET; returns the body.
-fn http_get(addr: SocketAddr, path: &str) -> String {
-    let mut c = TcpStream::connect(addr).unwrap();
-    c.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-    write!(c, "GET {path} HTTP/1.1\r\nhost: x\r\n\r\n").unwrap();
-    let mut out = String::new();
-    c.read_to_string(&mut out).unwrap();
-    out.split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_string())
-        .unwrap_or_default()
+    assert!(s.admin("/healthz").contains("ok"));
 }
 
 #[test]
@@ -343,12 +331,11 @@ fn all_down_fails_open_and_says_so() {
         &zone(&[("reg", "eastus", a.addr), ("reg", "eastus2", b.addr)]),
         &[],
     );
-    let admin = s.server.as_ref().unwrap().admin_addr.unwrap();
     a.set(503);
     b.set(503);
     let deadline = Instant::now() + Duration::from_secs(5);
     loop {
-        let v: serde_json::Value = serde_json::from_str(&http_get(admin, "/status")).unwrap();
+        let v: serde_json::Value = serde_json::from_str(&s.admin("/status")).unwrap();
         if v["fail_open"][0] == "reg.h.test" {
             assert_eq!(v["fail_open_events"], 1);
             break;
@@ -384,11 +371,7 @@ fn regions_file_is_live_and_health_survives_the_reload() {
     for _ in 0..20 {
         assert_eq!(region(&s, "reg"), "northeurope");
     }
-    let v: serde_json::Value = serde_json::from_str(&http_get(
-        s.server.as_ref().unwrap().admin_addr.unwrap(),
-        "/status",
-    ))
-    .unwrap();
+    let v: serde_json::Value = serde_json::from_str(&s.admin("/status")).unwrap();
     assert_eq!(v["generation"], 2);
     assert_eq!(
         v["regions"]["eastus"]["operator_reason"],

@@ -11,7 +11,6 @@ use rcgen::{
     KeyUsagePurpose,
 };
 use serde_json::Value;
-use std::io::{Read, Write};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -176,19 +175,6 @@ fn start(dir: &TestDir) -> TestServer {
     TestServer::start_with(&dir.path, |s| s.probes = true)
 }
 
-/// `/status` from the admin address, over plain HTTP.
-fn status(server: &TestServer) -> Value {
-    let admin = server.server.as_ref().unwrap().admin_addr.unwrap();
-    let mut s = std::net::TcpStream::connect(admin).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-    s.write_all(b"GET /status HTTP/1.1\r\nhost: admin\r\n\r\n")
-        .unwrap();
-    let mut text = String::new();
-    s.read_to_string(&mut text).unwrap();
-    let (_, body) = text.split_once("\r\n\r\n").expect("an HTTP response");
-    serde_json::from_str(body).unwrap()
-}
-
 /// The probe section of one replica in `/status`.
 fn probe(status: &Value, region: &str) -> Value {
     status["zones"][0]["registries"][0]["replicas"]
@@ -205,7 +191,7 @@ fn probe(status: &Value, region: &str) -> Value {
 fn wait_for(server: &TestServer, what: &str, done: impl Fn(&Value, Option<&str>) -> bool) {
     let deadline = Instant::now() + Duration::from_secs(5);
     for _ in 0..100 {
-        let st = status(server);
+        let st = server.status();
         let region = cname_region(&Ask::new("reg.tls.test", RecordType::A).udp(server.addr));
         if done(&st, region.as_deref()) {
             return;
@@ -215,7 +201,7 @@ fn wait_for(server: &TestServer, what: &str, done: impl Fn(&Value, Option<&str>)
         }
         std::thread::sleep(Duration::from_millis(50));
     }
-    panic!("{what} within 5 s; /status: {:#}", status(server));
+    panic!("{what} within 5 s; /status: {:#}", server.status());
 }
 
 fn up(st: &Value, region: &str) -> bool {
@@ -231,7 +217,7 @@ fn private_ca_makes_the_replica_healthy_with_the_regional_name() {
     wait_for(&server, "eastus up and answered", |st, region| {
         up(st, "eastus") && up(st, "westeurope") && region == Some("eastus")
     });
-    let p = probe(&status(&server), "eastus");
+    let p = probe(&server.status(), "eastus");
     assert_eq!(p["last_probe"]["status"], 401, "{p:#}");
     assert_eq!(p["last_probe"]["success"], true, "{p:#}");
     assert!(p["last_probe"]["error"].is_null(), "{p:#}");
@@ -259,7 +245,7 @@ fn an_untrusted_certificate_fails_the_probe_and_moves_the_answer() {
                 && r == Some("westeurope")
         },
     );
-    let p = probe(&status(&server), "eastus");
+    let p = probe(&server.status(), "eastus");
     let error = p["last_probe"]["error"].as_str().unwrap_or_default();
     let lower = error.to_lowercase();
     assert!(
@@ -287,7 +273,7 @@ fn tls_verify_false_accepts_the_certificate() {
         up(st, "eastus") && region == Some("eastus")
     });
     assert_eq!(
-        probe(&status(&server), "eastus")["last_probe"]["status"],
+        probe(&server.status(), "eastus")["last_probe"]["status"],
         401
     );
     let seen = tls.requests.lock().unwrap().clone();

@@ -6,19 +6,7 @@ mod common;
 use common::{Ask, TestDir, TestServer};
 use hickory_proto::rr::RecordType;
 use std::collections::BTreeSet;
-use std::io::{Read, Write};
-use std::net::TcpStream;
 use std::time::Duration;
-
-fn scrape(s: &TestServer) -> String {
-    let mut c = TcpStream::connect(s.server.as_ref().unwrap().admin_addr.unwrap()).unwrap();
-    c.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-    write!(c, "GET /metrics HTTP/1.1\r\nhost: x\r\n\r\n").unwrap();
-    let mut out = String::new();
-    c.read_to_string(&mut out).unwrap();
-    assert!(out.starts_with("HTTP/1.1 200"), "{out}");
-    out.split_once("\r\n\r\n").unwrap().1.to_string()
-}
 
 fn value(text: &str, series: &str) -> f64 {
     text.lines()
@@ -44,7 +32,7 @@ fn metrics_follow_queries_and_are_named_by_the_rule() {
     Ask::new("example.com", RecordType::A).tcp(s.addr);
     common::udp_raw(s.addr, "127.0.0.1".parse().unwrap(), &[1, 2, 3]); // dropped, no answer
 
-    let text = scrape(&s);
+    let text = s.admin("/metrics");
     assert_eq!(
         value(
             &text,
@@ -134,7 +122,7 @@ fn reload_counters_and_generation() {
     dir.write("probes/regions.yaml", "regions: [not, a, map]\n");
     let mut text = String::new();
     for _ in 0..100 {
-        text = scrape(&s);
+        text = s.admin("/metrics");
         if value(&text, "georoute_config_reload_failures_total") == 1.0 {
             break;
         }
@@ -143,7 +131,7 @@ fn reload_counters_and_generation() {
     assert_eq!(value(&text, "georoute_config_reload_failures_total"), 1.0);
     dir.write("probes/regions.yaml", "regions: {}\n");
     for _ in 0..100 {
-        text = scrape(&s);
+        text = s.admin("/metrics");
         if value(&text, "georoute_config_generation") == 2.0 {
             break;
         }

@@ -7,7 +7,7 @@ mod common;
 use common::{Ask, TestDir, TestServer, answers, cname_region};
 use hickory_proto::rr::RecordType;
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::net::TcpStream;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -24,16 +24,6 @@ fn save(path: &Path, text: &str) {
     let tmp = path.with_extension("yaml.swp");
     std::fs::write(&tmp, text).unwrap();
     std::fs::rename(&tmp, path).unwrap();
-}
-
-fn status(s: &TestServer) -> serde_json::Value {
-    let addr: SocketAddr = s.server.as_ref().unwrap().admin_addr.unwrap();
-    let mut c = TcpStream::connect(addr).unwrap();
-    c.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-    write!(c, "GET /status HTTP/1.1\r\nhost: x\r\n\r\n").unwrap();
-    let mut out = String::new();
-    c.read_to_string(&mut out).unwrap();
-    serde_json::from_str(out.split_once("\r\n\r\n").unwrap().1).unwrap()
 }
 
 /// Polls every 10 ms (at most `limit`) until `check` holds; returns how long it took.
@@ -83,7 +73,7 @@ fn routing_toggle_applies_within_a_second() {
     });
     eprintln!("restore applied after {restored:?}");
     assert!(restored < Duration::from_secs(1), "{restored:?}");
-    assert_eq!(status(&s)["generation"], 3);
+    assert_eq!(s.status()["generation"], 3);
 }
 
 #[test]
@@ -163,9 +153,9 @@ fn bad_input_changes_nothing() {
         std::fs::write(&file, &text).unwrap(); // written in place, like a half-finished write
         failures += 1;
         until(Duration::from_secs(3), || {
-            status(&s)["reload_failures"] == failures
+            s.status()["reload_failures"] == failures
         });
-        let st = status(&s);
+        let st = s.status();
         let error = st["last_reload_error"].as_str().unwrap().to_string();
         assert!(error.contains(wanted), "{what}: {error}");
         assert_eq!(st["generation"], 1, "{what}");
@@ -179,10 +169,10 @@ fn bad_input_changes_nothing() {
     std::fs::remove_file(&file).unwrap();
     failures += 1;
     until(Duration::from_secs(3), || {
-        status(&s)["reload_failures"] == failures
+        s.status()["reload_failures"] == failures
     });
     assert!(
-        status(&s)["last_reload_error"]
+        s.status()["last_reload_error"]
             .as_str()
             .unwrap()
             .contains("zones")
@@ -193,7 +183,7 @@ fn bad_input_changes_nothing() {
     until(Duration::from_secs(3), || {
         sydney(&s).as_deref() != Some("australiaeast")
     });
-    let st = status(&s);
+    let st = s.status();
     assert_eq!(st["generation"], 2);
     assert!(st["last_reload_error"].is_null());
 }

@@ -124,6 +124,17 @@ fn split_horizon() {
         "no private address: {m:?}"
     );
 
+    // Queries from view clients are counted per view.
+    let metrics = s.admin("/metrics");
+    assert!(
+        metrics.contains("georoute_dns_view_queries_total{zone=\"v.test\",view=\"routed\"} 5"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("georoute_dns_view_queries_total{zone=\"v.test\",view=\"pinned\"} 2"),
+        "{metrics}"
+    );
+
     // Outside every view: never a private address.
     for name in [
         "reg.v.test",

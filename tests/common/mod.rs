@@ -119,6 +119,30 @@ impl TestServer {
     }
 }
 
+impl TestServer {
+    /// GET `path` on the admin address; the body of a 200 response.
+    pub fn admin(&self, path: &str) -> String {
+        let addr = self
+            .server
+            .as_ref()
+            .unwrap()
+            .admin_addr
+            .expect("an admin address");
+        let mut c = TcpStream::connect(addr).unwrap();
+        c.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        write!(c, "GET {path} HTTP/1.1\r\nhost: admin\r\n\r\n").unwrap();
+        let mut out = String::new();
+        c.read_to_string(&mut out).unwrap();
+        assert!(out.starts_with("HTTP/1.1 200"), "{out}");
+        out.split_once("\r\n\r\n").unwrap().1.to_string()
+    }
+
+    /// The `/status` document.
+    pub fn status(&self) -> serde_json::Value {
+        serde_json::from_str(&self.admin("/status")).unwrap()
+    }
+}
+
 impl Drop for TestServer {
     fn drop(&mut self) {
         if let Some(s) = self.server.take() {

@@ -5,7 +5,7 @@
 //! (about 6 µs here, see bench/README.md) is not in this figure.
 
 use georoute::dns::wire::{ClientSubnet, build_query};
-use georoute::dns::{Transport, handle};
+use georoute::dns::{Request, Transport, handle};
 use georoute::health::HealthState;
 use std::hint::black_box;
 use std::net::IpAddr;
@@ -69,18 +69,27 @@ fn main() {
         .unwrap_or(400_000);
     let only = std::env::var("HANDLER_BENCH_MIX").unwrap_or_default();
     let mut out = Vec::with_capacity(4096);
+    let secrets = georoute::dns::cookie::Secrets {
+        current: [7; 16],
+        previous: None,
+    };
+    let request = |packet| Request {
+        packet,
+        source,
+        transport: Transport::Udp,
+        now: 1_700_000_000,
+    };
     for (what, packets) in mixes.iter().filter(|(w, _)| w.contains(only.as_str())) {
         for p in packets.iter().cycle().take(n.min(10_000)) {
-            handle(&snap, &health, p, source, Transport::Udp, &mut out);
+            handle(&snap, &health, &secrets, &request(p), &mut out);
         }
         let start = Instant::now();
         for p in packets.iter().cycle().take(n) {
             black_box(handle(
                 &snap,
                 &health,
-                black_box(p),
-                source,
-                Transport::Udp,
+                &secrets,
+                &request(black_box(p)),
                 &mut out,
             ));
         }

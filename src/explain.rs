@@ -225,7 +225,18 @@ fn answer_text(
 ) -> String {
     let packet = crate::dns::wire::build_query(name, u16::from(rtype), ecs);
     let mut out = Vec::new();
-    handle(snap, health, &packet, client, Transport::Tcp, &mut out);
+    let request = crate::dns::Request {
+        packet: &packet,
+        source: client,
+        transport: Transport::Tcp,
+        now: 0,
+    };
+    // The query carries no COOKIE, so the secret is never used.
+    let secrets = crate::dns::cookie::Secrets {
+        current: [0; 16],
+        previous: None,
+    };
+    handle(snap, health, &secrets, &request, &mut out);
     match Message::from_vec(&out) {
         Err(e) => format!("(undecodable: {e})"),
         Ok(m) => {

@@ -122,8 +122,11 @@ impl Server {
     /// Loads the configuration, binds every address and starts serving. Must run inside a tokio
     /// runtime (TCP is served by tasks).
     pub async fn start(settings: Settings) -> Result<Self, Error> {
-        let files = config::reload::fingerprint(&settings.config_dir);
+        // Taken before the load, so a change made while starting is not missed; the files the
+        // configuration names (cookie secrets) are known only after it.
+        let files = config::reload::fingerprint(&settings.config_dir, &[]);
         let snapshot = load_snapshot(&settings.config_dir, 1)?;
+        let files = config::reload::with_files(files, snapshot.config.server.files.iter().cloned());
         let shared = Shared::new(snapshot);
         shared
             .query_log_every

@@ -53,6 +53,10 @@ pub struct Metrics {
     probe_latency_micros: AtomicU64,
     transitions_up: AtomicU64,
     transitions_down: AtomicU64,
+    rate_limited: AtomicU64,
+    rate_limited_slipped: AtomicU64,
+    cookies_valid: AtomicU64,
+    cookies_unverified: AtomicU64,
 }
 
 impl Metrics {
@@ -62,11 +66,21 @@ impl Metrics {
             rcode,
             truncated,
             about,
+            ..
         } = handled
         else {
             self.dropped.fetch_add(1, Relaxed);
             return;
         };
+        match about.cookie {
+            crate::dns::cookie::Check::Absent => {}
+            crate::dns::cookie::Check::Valid => {
+                self.cookies_valid.fetch_add(1, Relaxed);
+            }
+            crate::dns::cookie::Check::Unverified => {
+                self.cookies_unverified.fetch_add(1, Relaxed);
+            }
+        }
         let q = slot(&QTYPES, about.qtype.unwrap_or(u16::MAX));
         self.queries[q][slot(&RCODES, *rcode)].fetch_add(1, Relaxed);
         if *truncated {
@@ -79,6 +93,14 @@ impl Metrics {
         }
         if let (Some(z), Some((r, p))) = (about.zone, about.chosen) {
             counters.chosen[z][r][p].fetch_add(1, Relaxed);
+        }
+    }
+
+    /// Counts one response limited by RRL: dropped, or sent truncated (`slipped`).
+    pub fn rate_limited(&self, slipped: bool) {
+        self.rate_limited.fetch_add(1, Relaxed);
+        if slipped {
+            self.rate_limited_slipped.fetch_add(1, Relaxed);
         }
     }
 
@@ -195,6 +217,23 @@ pub struct Gauges {
     pub failing_open: usize,
 }
 
+/// A label value escaped as the text exposition format requires (backslash, quote, newline).
+struct Label<'a>(&'a str);
+
+impl std::fmt::Display for Label<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for c in self.0.chars() {
+            match c {
+                '\\' => f.write_str("\\\\")?,
+                '"' => f.write_str("\\\"")?,
+                '\n' => f.write_str("\\n")?,
+                c => f.write_char(c)?,
+            }
+        }
+        Ok(())
+    }
+}
+
 /// Renders the Prometheus text exposition format.
 pub fn render(m: &Metrics, counters: &Counters, config: &Config, g: &Gauges) -> String {
     let mut s = String::new();
@@ -225,7 +264,7 @@ pub fn render(m: &Metrics, counters: &Counters, config: &Config, g: &Gauges) -> 
         "DNS messages answered, by zone (none: outside every zone or unreadable).",
     );
     for (i, c) in counters.zone.iter().enumerate() {
-        let zone = config.zones.get(i).map_or("none", |z| z.name.as_str());
+        let zone = Label(config.zones.get(i).map_or("none", |z| z.name.as_str()));
         let _ = writeln!(
             s,
             "georoute_dns_zone_queries_total{{zone=\"{zone}\"}} {}",
@@ -243,8 +282,8 @@ pub fn render(m: &Metrics, counters: &Counters, config: &Config, g: &Gauges) -> 
             let _ = writeln!(
                 s,
                 "georoute_dns_view_queries_total{{zone=\"{}\",view=\"{}\"}} {}",
-                zone.name,
-                view.name,
+                Label(&zone.name),
+                Label(&view.name),
                 counters.view[z][v].load(Relaxed)
             );
         }
@@ -261,9 +300,9 @@ pub fn render(m: &Metrics, counters: &Counters, config: &Config, g: &Gauges) -> 
                 let _ = writeln!(
                     s,
                     "georoute_dns_global_answers_total{{zone=\"{}\",registry=\"{}\",region=\"{}\"}} {}",
-                    zone.name,
-                    reg.name,
-                    rep.region,
+                    Label(&zone.name),
+                    Label(&reg.name),
+                    Label(&rep.region),
                     counters.chosen[z][r][p].load(Relaxed)
                 );
             }
@@ -286,6 +325,44 @@ pub fn render(m: &Metrics, counters: &Counters, config: &Config, g: &Gauges) -> 
         s,
         "georoute_dns_truncated_total {}",
         m.truncated.load(Relaxed)
+    );
+    head(
+        &mut s,
+        "georoute_rrl_limited_total",
+        "counter",
+        "UDP responses limited by response rate limiting (dropped or sent truncated).",
+    );
+    let _ = writeln!(
+        s,
+        "georoute_rrl_limited_total {}",
+        m.rate_limited.load(Relaxed)
+    );
+    head(
+        &mut s,
+        "georoute_rrl_slipped_total",
+        "counter",
+        "Limited UDP responses sent truncated (TC) so the client retries over TCP.",
+    );
+    let _ = writeln!(
+        s,
+        "georoute_rrl_slipped_total {}",
+        m.rate_limited_slipped.load(Relaxed)
+    );
+    head(
+        &mut s,
+        "georoute_dns_cookies_total",
+        "counter",
+        "Queries with a DNS COOKIE, by whether their server cookie verified.",
+    );
+    let _ = writeln!(
+        s,
+        "georoute_dns_cookies_total{{result=\"valid\"}} {}",
+        m.cookies_valid.load(Relaxed)
+    );
+    let _ = writeln!(
+        s,
+        "georoute_dns_cookies_total{{result=\"unverified\"}} {}",
+        m.cookies_unverified.load(Relaxed)
     );
     head(
         &mut s,

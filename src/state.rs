@@ -1,10 +1,10 @@
-//! What a query reads: one immutable [`Snapshot`] (configuration, name index, GeoIP) behind an
-//! ArcSwap, loaded once per query; and the health table beside it.
+//! What a query reads: one immutable [`Serving`] unit (a [`Snapshot`] of the configuration and
+//! the health indexed for exactly that configuration) behind one ArcSwap, loaded once per query.
 
 use crate::config::Config;
 use crate::dns::names::NameIndex;
 use crate::geo::Geo;
-use crate::health::{HealthState, HealthTable};
+use crate::health::HealthState;
 use arc_swap::ArcSwap;
 use std::sync::Arc;
 
@@ -39,13 +39,25 @@ impl Snapshot {
     }
 }
 
+/// A configuration and the health indexed for it: swapped as one unit, so a query never pairs
+/// a configuration with health indexed for another one (health is indexed by replica position).
+#[derive(Debug)]
+pub struct Serving {
+    /// The configuration snapshot.
+    pub snapshot: Arc<Snapshot>,
+    /// Health, indexed like `snapshot.config`.
+    pub health: Arc<HealthState>,
+}
+
 /// The state shared by every transport.
 #[derive(Debug)]
 pub struct Shared {
-    /// The current snapshot.
-    pub snapshot: ArcSwap<Snapshot>,
-    /// The current health.
-    pub health: HealthTable,
+    /// The configuration and its health, one atomic unit.
+    serving: ArcSwap<Serving>,
+    /// Response rate limiting state (survives reloads; its settings come from the snapshot).
+    pub rrl: crate::dns::rrl::RateLimiter,
+    /// The random cookie secret of this process, used when no secret file is configured.
+    pub cookie_fallback: [u8; 16],
     /// Process-wide counters.
     pub metrics: crate::metrics::Metrics,
     /// Log one query in this many at info level (0: no query log, the default).
@@ -58,15 +70,64 @@ pub struct Shared {
 impl Shared {
     /// Shares a first snapshot, with health taken from its configuration.
     pub fn new(snapshot: Snapshot) -> Arc<Self> {
-        let health = HealthTable::new(HealthState::from_config(&snapshot.config));
+        let health = Arc::new(HealthState::from_config(&snapshot.config));
         Arc::new(Self {
-            snapshot: ArcSwap::from_pointee(snapshot),
-            health,
+            serving: ArcSwap::from_pointee(Serving {
+                snapshot: Arc::new(snapshot),
+                health,
+            }),
+            rrl: Default::default(),
+            cookie_fallback: crate::dns::cookie::random_secret(),
             reload: Default::default(),
             metrics: Default::default(),
             query_log_every: Default::default(),
             queries_seen: Default::default(),
         })
+    }
+
+    /// The configuration and its health (cheap; no lock): what one query reads.
+    pub fn load(&self) -> arc_swap::Guard<Arc<Serving>> {
+        self.serving.load()
+    }
+
+    /// The current configuration snapshot (for everything off the query path).
+    pub fn snapshot(&self) -> Arc<Snapshot> {
+        self.serving.load().snapshot.clone()
+    }
+
+    /// Replaces the health, built by `build` for whichever configuration is current at the
+    /// moment of the swap (retried if a reload swapped in another one meanwhile).
+    pub fn update_health(&self, build: impl Fn(&Config) -> HealthState) -> Arc<HealthState> {
+        let mut built = None;
+        self.serving.rcu(|cur| {
+            let health = Arc::new(build(&cur.snapshot.config));
+            built = Some(health.clone());
+            Serving {
+                snapshot: cur.snapshot.clone(),
+                health,
+            }
+        });
+        built.expect("rcu runs its closure at least once")
+    }
+
+    /// Installs a new configuration together with the health indexed for it.
+    pub fn install(&self, snapshot: Snapshot, health: HealthState) {
+        self.serving.store(Arc::new(Serving {
+            snapshot: Arc::new(snapshot),
+            health: Arc::new(health),
+        }));
+    }
+
+    /// The cookie secrets in force: the configured files', else this process's random one.
+    pub fn cookie_secrets(&self, snapshot: &Snapshot) -> crate::dns::cookie::Secrets {
+        snapshot
+            .config
+            .server
+            .cookie_secrets
+            .unwrap_or(crate::dns::cookie::Secrets {
+                current: self.cookie_fallback,
+                previous: None,
+            })
     }
 
     /// A copy of the reload counters and last error.

@@ -157,10 +157,9 @@ fn views_follow_health_and_the_routing_flag() {
     let shared = s.server.as_ref().unwrap().shared.clone();
     // eastus and eastus2 fail: the view's clients move to northeurope's private address, never
     // to westeurope (routing false), although westeurope is nearer to nothing here anyway.
-    let snapshot = shared.snapshot.load();
-    shared
-        .health
-        .store(HealthState::from_config(&snapshot.config).with_unhealthy([(0, 0, 0), (0, 0, 1)]));
+    shared.update_health(|config| {
+        HealthState::from_config(config).with_unhealthy([(0, 0, 0), (0, 0, 1)])
+    });
     let g = Ask::new("reg.v.test", RecordType::A)
         .from("127.0.0.2")
         .udp(s.addr);

@@ -92,8 +92,8 @@ async fn respond(stream: &mut TcpStream, code: u16, kind: &str, body: &str) -> s
 /// The `/status` document: configuration generation, every registry's replicas with routing
 /// flag, health and probe details, and region health.
 pub fn status(admin: &Admin) -> serde_json::Value {
-    let snapshot = admin.shared.snapshot.load();
-    let health = admin.shared.health.load();
+    let serving = admin.shared.load();
+    let (snapshot, health) = (&serving.snapshot, &serving.health);
     let probes = admin.prober.status();
     let config = &snapshot.config;
     let zones: Vec<_> = config.zones.iter().enumerate().map(|(z, zone)| {
@@ -149,7 +149,7 @@ pub fn status(admin: &Admin) -> serde_json::Value {
 
 /// The `/metrics` text.
 pub fn metrics(admin: &Admin) -> String {
-    let snapshot = admin.shared.snapshot.load();
+    let snapshot = admin.shared.snapshot();
     let reload = admin.shared.reload_status();
     let (failing, events) = admin.prober.fail_open();
     let gauges = crate::metrics::Gauges {

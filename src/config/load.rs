@@ -54,6 +54,7 @@ pub fn load(dir: &Path) -> Result<Config, ConfigErrors> {
         }
     }
     validate::check_across_zones(&zones, &mut found);
+    let server = super::server::load(dir, &mut found);
 
     if !found.is_empty() {
         return Err(ConfigErrors::new(found));
@@ -66,6 +67,7 @@ pub fn load(dir: &Path) -> Result<Config, ConfigErrors> {
         geoip,
         policies,
         region_health,
+        server,
     })
 }
 
@@ -99,7 +101,10 @@ fn yaml_files(dir: &Path, required: bool, found: &mut Vec<ConfigError>) -> Vec<P
 }
 
 /// Reads and deserializes one YAML file, recording a located error on failure.
-fn parse_file<T: DeserializeOwned>(path: &Path, found: &mut Vec<ConfigError>) -> Option<T> {
+pub(super) fn parse_file<T: DeserializeOwned>(
+    path: &Path,
+    found: &mut Vec<ConfigError>,
+) -> Option<T> {
     let text = match read_text(path) {
         Ok(t) => t,
         Err(message) => {

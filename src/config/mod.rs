@@ -6,6 +6,7 @@
 pub mod error;
 mod load;
 pub mod reload;
+pub mod server;
 mod settings;
 pub mod spec;
 mod validate;
@@ -38,6 +39,8 @@ pub struct Config {
     pub region_health: RegionHealthSettings,
     /// Zone files read, in order: a reload refuses to lose one.
     pub zone_files: Vec<PathBuf>,
+    /// `server.yaml`: rate limiting and cookie secrets.
+    pub server: server::ServerSettings,
 }
 
 /// Region name → coordinates.

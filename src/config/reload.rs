@@ -26,8 +26,9 @@ pub struct ReloadStatus {
 /// One file's identity: path, inode, size and modification time (symlinks followed).
 pub type Fingerprint = Vec<(PathBuf, u64, u64, Option<SystemTime>)>;
 
-/// The identity of every file in the configuration folder, to notice changes.
-pub fn fingerprint(dir: &Path) -> Fingerprint {
+/// The identity of every file in the configuration folder (and of `extra` files it names, such
+/// as cookie secrets), to notice changes.
+pub fn fingerprint(dir: &Path, extra: &[PathBuf]) -> Fingerprint {
     let mut out = Vec::new();
     for sub in ["zones", "probes", "geoip"] {
         let Ok(entries) = std::fs::read_dir(dir.join(sub)) else {
@@ -43,16 +44,34 @@ pub fn fingerprint(dir: &Path) -> Fingerprint {
                 continue;
             }
             if let Ok(m) = std::fs::metadata(&path) {
-                #[cfg(unix)]
-                let ino = std::os::unix::fs::MetadataExt::ino(&m);
-                #[cfg(not(unix))]
-                let ino = 0;
-                out.push((path, ino, m.len(), m.modified().ok()));
+                out.push(identity(path, &m));
             }
         }
     }
-    out.sort();
-    out
+    with_files(
+        out,
+        std::iter::once(dir.join("server.yaml")).chain(extra.iter().cloned()),
+    )
+}
+
+/// Adds the identities of `files` (those that exist) to a fingerprint.
+pub fn with_files(mut fp: Fingerprint, files: impl IntoIterator<Item = PathBuf>) -> Fingerprint {
+    for path in files {
+        if let Ok(m) = std::fs::metadata(&path) {
+            fp.push(identity(path, &m));
+        }
+    }
+    fp.sort();
+    fp.dedup();
+    fp
+}
+
+fn identity(path: PathBuf, m: &std::fs::Metadata) -> (PathBuf, u64, u64, Option<SystemTime>) {
+    #[cfg(unix)]
+    let ino = std::os::unix::fs::MetadataExt::ino(m);
+    #[cfg(not(unix))]
+    let ino = 0;
+    (path, ino, m.len(), m.modified().ok())
 }
 
 /// Reloads the configuration now. Returns the new generation, or the errors (the old
@@ -62,7 +81,7 @@ pub fn reload(
     prober: &Arc<Prober>,
     stop: watch::Receiver<bool>,
 ) -> Result<u64, String> {
-    let old = shared.snapshot.load();
+    let old = shared.snapshot();
     let result = (|| {
         let generation = old.generation + 1;
         let snapshot =
@@ -82,12 +101,10 @@ pub fn reload(
         if !lost.is_empty() {
             return Err(lost.join("\n"));
         }
-        let health = prober.reconfigure(&snapshot.config, stop)?;
         snapshot
             .counters
             .carry_from(&snapshot.config, &old.counters, &old.config);
-        shared.snapshot.store(Arc::new(snapshot));
-        shared.health.store(health);
+        prober.reconfigure(snapshot, stop)?;
         Ok(generation)
     })();
     let mut status = shared.reload.lock().unwrap_or_else(|e| e.into_inner());
@@ -115,7 +132,7 @@ pub async fn watch(
     mut seen: Fingerprint,
     mut stop: watch::Receiver<bool>,
 ) {
-    let dir = shared.snapshot.load().config.dir.clone();
+    let dir = shared.snapshot().config.dir.clone();
     #[cfg(unix)]
     let mut hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).ok();
     loop {
@@ -135,7 +152,8 @@ pub async fn watch(
             _ = signal => true,
             _ = stop.changed() => return,
         };
-        let now = fingerprint(&dir);
+        let extra = shared.snapshot().config.server.files.clone();
+        let now = fingerprint(&dir, &extra);
         if !forced && now == seen {
             continue;
         }
@@ -143,7 +161,7 @@ pub async fn watch(
         let mut settled = now;
         for _ in 0..20 {
             tokio::time::sleep(Duration::from_millis(100)).await;
-            let again = fingerprint(&dir);
+            let again = fingerprint(&dir, &extra);
             if again == settled {
                 break;
             }

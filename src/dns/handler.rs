@@ -4,8 +4,9 @@
 //! growth, does no I/O and logs nothing per query.
 
 use super::answer::{self, Outcome};
+use super::cookie;
 use super::global;
-use super::wire::{self, Query, Reject, Response, parse_query, rcode};
+use super::wire::{self, ClientSubnet, OptOut, Query, Reject, Response, parse_query, rcode};
 use crate::health::HealthState;
 use crate::state::Snapshot;
 use crate::view::{self, ViewMatch};
@@ -23,6 +24,19 @@ pub enum Transport {
     Tcp,
 }
 
+/// One message as it arrived.
+#[derive(Debug, Clone, Copy)]
+pub struct Request<'a> {
+    /// The message bytes.
+    pub packet: &'a [u8],
+    /// The packet's source address.
+    pub source: IpAddr,
+    /// How it came.
+    pub transport: Transport,
+    /// Seconds since the Unix epoch (the timestamp of server cookies).
+    pub now: u32,
+}
+
 /// What happened to a query, for counting.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Handled {
@@ -34,8 +48,12 @@ pub enum Handled {
         rcode: u16,
         /// True when the UDP response was truncated.
         truncated: bool,
-        /// What was asked and answered, for the metrics.
+        /// What was asked and answered, for the metrics and rate limiting.
         about: About,
+        /// Length of the question section echoed (0: none), for [`wire::truncate`].
+        question_len: u16,
+        /// Where the response's OPT record starts (0: none), for [`wire::truncate`].
+        opt_at: u16,
     },
 }
 
@@ -50,19 +68,22 @@ pub struct About {
     pub view: Option<usize>,
     /// The global name's choice: (registry, replica).
     pub chosen: Option<(usize, usize)>,
+    /// The Client Subnet the query carried (when ECS is honoured).
+    pub ecs: Option<ClientSubnet>,
+    /// What the query's COOKIE proved.
+    pub cookie: cookie::Check,
 }
 
-/// Answers one DNS message from `source`, writing the response into `out`.
+/// Answers one DNS message, writing the response into `out`.
 pub fn handle(
     snap: &Snapshot,
     health: &HealthState,
-    packet: &[u8],
-    source: IpAddr,
-    transport: Transport,
+    secrets: &cookie::Secrets,
+    request: &Request<'_>,
     out: &mut Vec<u8>,
 ) -> Handled {
-    let source = source.to_canonical();
-    let query = match parse_query(packet) {
+    let source = request.source.to_canonical();
+    let query = match parse_query(request.packet) {
         Ok(q) => q,
         Err(Reject::Drop) => return Handled::Dropped,
         Err(Reject::Error {
@@ -76,62 +97,75 @@ pub fn handle(
             if let Some(q) = question {
                 r.question(q, q.len() - 4);
             }
-            r.finish(rcode, edns.then_some((false, None)), MAX_UDP_PAYLOAD);
+            let opt_at = r.finish(rcode, edns.then(OptOut::default), MAX_UDP_PAYLOAD);
             return Handled::Answered {
                 rcode,
                 truncated: false,
                 about: About::default(),
+                question_len: question.map_or(0, |q| q.len() as u16),
+                opt_at: opt_at as u16,
             };
         }
     };
-    let limit = match (transport, query.edns) {
+    let limit = match (request.transport, query.edns) {
         (Transport::Tcp, _) => u16::MAX as usize,
         (Transport::Udp, Some(e)) => e.udp_size.clamp(512, MAX_UDP_PAYLOAD) as usize,
         (Transport::Udp, None) => 512,
     };
-    let (rcode, about) = respond(snap, health, &query, source, out);
+    let mut about = About {
+        qtype: Some(query.qtype),
+        ..About::default()
+    };
+    let mut opt = query.edns.map(|e| OptOut {
+        dnssec_ok: e.dnssec_ok,
+        ..OptOut::default()
+    });
+    if let (Some(o), Some(c)) = (opt.as_mut(), query.edns.and_then(|e| e.cookie)) {
+        let (check, answer) = cookie::answer(secrets, &c, source, request.now);
+        about.cookie = check;
+        o.cookie = Some(answer);
+    }
+    let (rcode, opt_at) = respond(snap, health, &query, source, opt, &mut about, out);
+    let question_len = query.question.len();
     let truncated = out.len() > limit;
     if truncated {
         // Header, question and OPT only; the client retries over TCP.
-        let mut r = Response::start(out, query.id, query.flags, true);
-        r.question(query.question, query.qname.len());
-        let edns = query.edns.map(|e| (e.dnssec_ok, None));
-        r.finish(rcode, edns, MAX_UDP_PAYLOAD);
-        wire::set_truncated(out);
+        wire::truncate(out, question_len, opt_at);
     }
     Handled::Answered {
         rcode,
         truncated,
         about,
+        question_len: question_len as u16,
+        opt_at: if truncated { 0 } else { opt_at as u16 },
     }
 }
 
+/// Writes the response; returns its RCODE and where its OPT record starts.
 fn respond(
     snap: &Snapshot,
     health: &HealthState,
     q: &Query<'_>,
     source: IpAddr,
+    opt: Option<OptOut>,
+    about: &mut About,
     out: &mut Vec<u8>,
-) -> (u16, About) {
-    let mut about = About {
-        qtype: Some(q.qtype),
-        ..About::default()
-    };
-    let dnssec_ok = q.edns.is_some_and(|e| e.dnssec_ok);
+) -> (u16, usize) {
     let ecs = q
         .edns
         .and_then(|e| e.client_subnet)
         .filter(|_| snap.config.geoip.ecs);
+    about.ecs = ecs;
     let simple = |out: &mut Vec<u8>, rcode: u16, authoritative: bool| {
         let mut r = Response::start(out, q.id, q.flags, authoritative);
         r.question(q.question, q.qname.len());
-        r.finish(rcode, q.edns.map(|_| (dnssec_ok, None)), MAX_UDP_PAYLOAD);
-        (rcode, about)
+        (rcode, r.finish(rcode, opt, MAX_UDP_PAYLOAD))
     };
     if q.edns.is_some_and(|e| e.version > 0) {
         return simple(out, rcode::BADVERS, false);
     }
-    if q.qclass != 1 {
+    if q.qclass != 1 || matches!(q.qtype, wire::rtype::AXFR | wire::rtype::IXFR) {
+        // A dynamic zone has no transfer to offer (and another class is not ours).
         return simple(out, rcode::REFUSED, false);
     }
     let mut key = [0u8; 256];
@@ -173,12 +207,10 @@ fn respond(
     if outcome.negative {
         answer::write_negative_soa(&ctx, &mut r);
     }
-    let echo = ecs.map(|cs| (cs, outcome.scope.min(cs.source_prefix)));
-    r.finish(
-        outcome.rcode,
-        q.edns.map(|_| (dnssec_ok, echo)),
-        MAX_UDP_PAYLOAD,
-    );
+    let opt = opt.map(|o| OptOut {
+        ecs: ecs.map(|cs| (cs, outcome.scope.min(cs.source_prefix))),
+        ..o
+    });
     about.chosen = outcome.chosen;
-    (outcome.rcode, about)
+    (outcome.rcode, r.finish(outcome.rcode, opt, MAX_UDP_PAYLOAD))
 }

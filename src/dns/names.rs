@@ -159,31 +159,30 @@ impl NameIndex {
         });
     }
 
-    /// Adds a name and marks its ancestors up to the apex as empty non-terminals.
+    /// Adds a name and marks its ancestors below the zone apex as empty non-terminals. The
+    /// apex's own ancestors (the parent zone and above) are not ours and are never indexed.
     fn insert(&mut self, zone: usize, name: &str, entry: Entry) {
         let wire = to_wire(name);
         self.entries
             .insert(wire.clone().into_boxed_slice(), (zone, entry));
+        if entry == Entry::Apex {
+            return;
+        }
         let mut i = 0;
         while wire[i] != 0 {
             i += 1 + wire[i] as usize;
             let parent = &wire[i..];
-            if parent == [0] {
-                break;
-            }
-            if self.entries.contains_key(parent) {
-                // Apex or an existing name: everything above is already in place.
-                if self
-                    .entries
-                    .get(parent)
-                    .is_some_and(|(_, e)| *e == Entry::Apex)
-                {
-                    break;
+            match self.entries.get(parent) {
+                // The apex (inserted first) or an existing name: everything up to the apex is
+                // in place already only at the apex; an existing name below it continues.
+                Some((z, Entry::Apex)) if *z == zone => break,
+                Some(_) => continue,
+                None if parent == [0] => break,
+                None => {
+                    self.entries
+                        .insert(parent.to_vec().into_boxed_slice(), (zone, Entry::Empty));
                 }
-                continue;
             }
-            self.entries
-                .insert(parent.to_vec().into_boxed_slice(), (zone, Entry::Empty));
         }
     }
 
@@ -192,7 +191,9 @@ impl NameIndex {
         self.entries.get(wire).copied()
     }
 
-    /// The zone enclosing a name that does not exist: the nearest existing ancestor's zone.
+    /// The zone enclosing a name that does not exist: the nearest existing ancestor's zone
+    /// (every indexed name is at or below an apex, so a name above or beside every apex has
+    /// none and is refused).
     pub fn enclosing_zone(&self, wire: &[u8]) -> Option<usize> {
         let mut i = 0;
         while i < wire.len() && wire[i] != 0 {

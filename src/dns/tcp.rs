@@ -1,7 +1,7 @@
 //! TCP: tokio tasks, two-byte length framing, pipelined queries answered in order, a connection
 //! limit and idle/read timeouts (RFC 7766).
 
-use super::handler::{Handled, Transport, handle};
+use super::handler::{Handled, Request, Transport, handle};
 use crate::state::Shared;
 use std::sync::Arc;
 use std::time::Duration;
@@ -16,6 +16,9 @@ pub struct TcpLimits {
     pub max_connections: usize,
     /// Close a connection idle this long between queries.
     pub idle_timeout: Duration,
+    /// A message, once its first byte has arrived, must be complete within this time (a client
+    /// trickling one byte a second is closed, not waited for).
+    pub read_timeout: Duration,
 }
 
 impl Default for TcpLimits {
@@ -23,6 +26,7 @@ impl Default for TcpLimits {
         Self {
             max_connections: 1024,
             idle_timeout: Duration::from_secs(10),
+            read_timeout: Duration::from_secs(3),
         }
     }
 }
@@ -73,29 +77,42 @@ async fn connection(
     let mut packet = vec![0u8; 65535];
     let mut out = Vec::with_capacity(1024);
     loop {
-        let len = tokio::select! {
-            r = tokio::time::timeout(limits.idle_timeout, read.read_u16()) => match r {
-                Ok(Ok(len)) => len as usize,
+        // Idle: wait for the first byte of the next message.
+        let first = tokio::select! {
+            r = tokio::time::timeout(limits.idle_timeout, read.read_u8()) => match r {
+                Ok(Ok(b)) => b,
                 _ => return Ok(()),
             },
             _ = stop.changed() => return Ok(()),
         };
-        match tokio::time::timeout(limits.idle_timeout, read.read_exact(&mut packet[..len])).await {
-            Ok(Ok(_)) => {}
+        // Reading: the rest of the length and the message, within the read timeout.
+        let body = async {
+            let second = read.read_u8().await?;
+            let len = u16::from_be_bytes([first, second]) as usize;
+            read.read_exact(&mut packet[..len]).await?;
+            Ok::<usize, std::io::Error>(len)
+        };
+        let len = match tokio::time::timeout(limits.read_timeout, body).await {
+            Ok(Ok(len)) => len,
             _ => return Ok(()),
-        }
+        };
         let handled = {
-            let snapshot = shared.snapshot.load();
-            let health = shared.health.load();
+            let serving = shared.load();
+            let snapshot = &serving.snapshot;
+            let request = Request {
+                packet: &packet[..len],
+                source: peer,
+                transport: Transport::Tcp,
+                now: unix_now(),
+            };
             let handled = handle(
-                &snapshot,
-                &health,
-                &packet[..len],
-                peer,
-                Transport::Tcp,
+                snapshot,
+                &serving.health,
+                &shared.cookie_secrets(snapshot),
+                &request,
                 &mut out,
             );
-            shared.after_query(&snapshot, &handled, &packet[..len], peer);
+            shared.after_query(snapshot, &handled, &packet[..len], peer);
             handled
         };
         match handled {
@@ -108,4 +125,11 @@ async fn connection(
             }
         }
     }
+}
+
+/// Seconds since the Unix epoch.
+fn unix_now() -> u32 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as u32)
 }

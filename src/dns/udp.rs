@@ -1,9 +1,11 @@
 //! UDP: dedicated blocking threads, one SO_REUSEPORT socket each, calling the handler directly.
 //!
 //! No async runtime on this path (see PERFORMANCE notes in the README): one receive and one send
-//! per answer. Each thread wakes at least every 200 ms to notice shutdown.
+//! per answer. Each thread wakes at least every 200 ms to notice shutdown. Response rate
+//! limiting applies here (UDP only: a TCP client has proved its address).
 
-use super::handler::{Transport, handle};
+use super::handler::{Handled, Request, Transport, handle};
+use super::{cookie, rrl, wire};
 use crate::state::Shared;
 use socket2::{Domain, Protocol, Socket, Type};
 use std::io;
@@ -11,7 +13,7 @@ use std::net::{SocketAddr, UdpSocket};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// Binds `threads` sockets to `addr` (port 0: the first one picks, the rest share it).
 pub fn bind(addr: SocketAddr, threads: usize, recv_buffer: usize) -> io::Result<Vec<UdpSocket>> {
@@ -60,6 +62,7 @@ pub fn serve(
 fn serve_socket(socket: &UdpSocket, shared: &Shared, stop: &AtomicBool) {
     let mut packet = [0u8; 4096];
     let mut out = Vec::with_capacity(4096);
+    let mut rrl = rrl::Local::default();
     while !stop.load(Ordering::Relaxed) {
         let (len, peer) = match socket.recv_from(&mut packet) {
             Ok(x) => x,
@@ -78,20 +81,65 @@ fn serve_socket(socket: &UdpSocket, shared: &Shared, stop: &AtomicBool) {
                 continue;
             }
         };
-        let snapshot = shared.snapshot.load();
-        let health = shared.health.load();
+        let packet = &packet[..len];
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default();
+        let serving = shared.load();
+        let snapshot = &serving.snapshot;
+        let request = Request {
+            packet,
+            source: peer.ip(),
+            transport: Transport::Udp,
+            now: now.as_secs() as u32,
+        };
         let handled = handle(
-            &snapshot,
-            &health,
-            &packet[..len],
-            peer.ip(),
-            Transport::Udp,
+            snapshot,
+            &serving.health,
+            &shared.cookie_secrets(snapshot),
+            &request,
             &mut out,
         );
-        shared.after_query(&snapshot, &handled, &packet[..len], peer.ip());
-        if let super::Handled::Answered { .. } = handled
-            && let Err(e) = socket.send_to(&out, peer)
-        {
+        shared.after_query(snapshot, &handled, packet, peer.ip());
+        let Handled::Answered {
+            rcode,
+            about,
+            question_len,
+            opt_at,
+            ..
+        } = handled
+        else {
+            continue;
+        };
+        // A client that proved its address with a valid server cookie is not limited.
+        if about.cookie != cookie::Check::Valid {
+            let qname = packet
+                .get(12..(12 + question_len as usize).saturating_sub(4))
+                .unwrap_or_default();
+            let verdict = shared.rrl.check(
+                &snapshot.config.server.rate_limit,
+                peer.ip().to_canonical(),
+                rrl::Answer {
+                    qname,
+                    rcode,
+                    about: &about,
+                },
+                now.as_micros() as u64,
+                &mut rrl,
+            );
+            match verdict {
+                rrl::Verdict::Send => {}
+                rrl::Verdict::Drop => {
+                    shared.metrics.rate_limited(false);
+                    continue;
+                }
+                rrl::Verdict::Slip => {
+                    shared.metrics.rate_limited(true);
+                    wire::truncate(&mut out, question_len as usize, opt_at as usize);
+                }
+            }
+        }
+        if let Err(e) = socket.send_to(&out, peer) {
             tracing::debug!(error = %e, %peer, "UDP send failed");
         }
     }

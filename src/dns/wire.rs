@@ -21,6 +21,10 @@ pub mod rtype {
     pub const AAAA: u16 = 28;
     /// EDNS pseudo-record.
     pub const OPT: u16 = 41;
+    /// Incremental zone transfer (refused: a dynamic zone has none).
+    pub const IXFR: u16 = 251;
+    /// Zone transfer (refused).
+    pub const AXFR: u16 = 252;
     /// Any type (RFC 8482 minimal answers).
     pub const ANY: u16 = 255;
 }
@@ -41,6 +45,39 @@ pub mod rcode {
     pub const REFUSED: u16 = 5;
     /// Bad EDNS version.
     pub const BADVERS: u16 = 16;
+}
+
+/// EDNS option code of DNS COOKIE (RFC 7873).
+pub const OPTION_COOKIE: u16 = 10;
+
+/// A COOKIE option as received (RFC 7873 section 4): the client cookie and, when present, the
+/// server cookie (8 to 32 bytes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cookie {
+    /// Client Cookie.
+    pub client: [u8; 8],
+    /// Server Cookie bytes (the first `server_len`).
+    pub server: [u8; 32],
+    /// Length of the server cookie (0: none).
+    pub server_len: u8,
+}
+
+impl Cookie {
+    /// The server cookie, empty when the client sent none.
+    pub fn server(&self) -> &[u8] {
+        &self.server[..self.server_len as usize]
+    }
+}
+
+/// The OPT record of a response: DO echoed, ECS echoed with its scope, our COOKIE.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct OptOut {
+    /// DNSSEC OK, echoed.
+    pub dnssec_ok: bool,
+    /// Client Subnet echoed with this SCOPE prefix.
+    pub ecs: Option<(ClientSubnet, u8)>,
+    /// The COOKIE option to send: client cookie then a 16-byte server cookie (RFC 9018).
+    pub cookie: Option<[u8; 24]>,
 }
 
 /// EDNS option code of Client Subnet.
@@ -66,6 +103,8 @@ pub struct Edns {
     pub dnssec_ok: bool,
     /// Client Subnet, when present.
     pub client_subnet: Option<ClientSubnet>,
+    /// DNS COOKIE, when present (well formed: RFC 7873 section 5.2.2 makes the rest FORMERR).
+    pub cookie: Option<Cookie>,
 }
 
 /// A parsed query; slices point into the packet.
@@ -241,6 +280,7 @@ fn read_opt(c: &mut Cursor<'_>) -> Option<Edns> {
         pos: 0,
     };
     let mut client_subnet = None;
+    let mut cookie = None;
     while opts.pos < opts.data.len() {
         let code = opts.u16()?;
         let olen = opts.u16()? as usize;
@@ -250,6 +290,11 @@ fn read_opt(c: &mut Cursor<'_>) -> Option<Edns> {
                 return None;
             }
             client_subnet = Some(read_ecs(data)?);
+        } else if code == OPTION_COOKIE {
+            if cookie.is_some() {
+                return None;
+            }
+            cookie = Some(read_cookie(data)?);
         }
     }
     Some(Edns {
@@ -257,7 +302,24 @@ fn read_opt(c: &mut Cursor<'_>) -> Option<Edns> {
         version: (ttl >> 16) as u8,
         dnssec_ok: ttl & 0x8000 != 0,
         client_subnet,
+        cookie,
     })
+}
+
+/// Checks a COOKIE option: 8 bytes (client cookie only) or 16 to 40 (with a server cookie of 8
+/// to 32 bytes); any other length is malformed (RFC 7873 section 5.2.2: FORMERR).
+fn read_cookie(data: &[u8]) -> Option<Cookie> {
+    if data.len() != 8 && !(16..=40).contains(&data.len()) {
+        return None;
+    }
+    let mut cookie = Cookie {
+        client: [0; 8],
+        server: [0; 32],
+        server_len: (data.len() - 8) as u8,
+    };
+    cookie.client.copy_from_slice(&data[..8]);
+    cookie.server[..data.len() - 8].copy_from_slice(&data[8..]);
+    Some(cookie)
 }
 
 /// Checks an ECS option: known family, prefix within the family, exactly the needed address
@@ -453,39 +515,65 @@ impl<'b> Response<'b> {
     }
 
     /// Finishes: sets the RCODE (extended bits go to OPT), writes OPT when `edns` and fills
-    /// the counts. `ecs` is echoed as (family address, source prefix, scope prefix).
-    pub fn finish(
-        self,
-        rcode: u16,
-        edns: Option<(bool, Option<(ClientSubnet, u8)>)>,
-        udp_size: u16,
-    ) {
+    /// the counts. Returns where the OPT record starts (0: none), for [`truncate`].
+    pub fn finish(self, rcode: u16, edns: Option<OptOut>, udp_size: u16) -> usize {
         let mut additional = self.counts[2];
-        if let Some((dnssec_ok, ecs)) = edns {
+        let mut opt_at = 0;
+        if let Some(opt) = edns {
             additional += 1;
+            opt_at = self.buf.len();
             self.buf.push(0);
             self.buf.extend_from_slice(&rtype::OPT.to_be_bytes());
             self.buf.extend_from_slice(&udp_size.to_be_bytes());
-            let ttl = (u32::from(rcode >> 4) << 24) | if dnssec_ok { 0x8000 } else { 0 };
+            let ttl = (u32::from(rcode >> 4) << 24) | if opt.dnssec_ok { 0x8000 } else { 0 };
             self.buf.extend_from_slice(&ttl.to_be_bytes());
-            write_opt_rdata(self.buf, ecs);
+            write_opt_rdata(self.buf, opt.ecs, opt.cookie.as_ref());
         }
         let flags = u16::from_be_bytes([self.buf[2], self.buf[3]]) | (rcode & 0xF);
         self.buf[2..4].copy_from_slice(&flags.to_be_bytes());
         self.buf[6..8].copy_from_slice(&self.counts[0].to_be_bytes());
         self.buf[8..10].copy_from_slice(&self.counts[1].to_be_bytes());
         self.buf[10..12].copy_from_slice(&additional.to_be_bytes());
+        opt_at
     }
 }
 
-/// Writes an OPT record's RDLENGTH and RDATA: nothing, or one ECS option with `scope`.
-fn write_opt_rdata(buf: &mut Vec<u8>, ecs: Option<(ClientSubnet, u8)>) {
-    let Some((cs, scope)) = ecs else {
-        buf.extend_from_slice(&[0, 0]);
+/// Cuts a finished response down to header, question and its OPT record (at `opt_at`, 0 for
+/// none) and sets TC: what a client that must retry over TCP gets (oversized answers, RRL slip).
+pub fn truncate(buf: &mut Vec<u8>, question_len: usize, opt_at: usize) {
+    let end = 12 + question_len;
+    if buf.len() < end {
         return;
-    };
+    }
+    let opt = opt_at >= end && opt_at < buf.len();
+    if opt {
+        buf.drain(end..opt_at);
+    } else {
+        buf.truncate(end);
+    }
+    buf[6..10].fill(0);
+    buf[10..12].copy_from_slice(&u16::from(opt).to_be_bytes());
+    set_truncated(buf);
+}
+
+/// Writes an OPT record's RDLENGTH and RDATA: the ECS option with its `scope`, then COOKIE.
+fn write_opt_rdata(buf: &mut Vec<u8>, ecs: Option<(ClientSubnet, u8)>, cookie: Option<&[u8; 24]>) {
+    let len_at = buf.len();
+    buf.extend_from_slice(&[0, 0]);
+    if let Some((cs, scope)) = ecs {
+        write_ecs(buf, cs, scope);
+    }
+    if let Some(c) = cookie {
+        buf.extend_from_slice(&OPTION_COOKIE.to_be_bytes());
+        buf.extend_from_slice(&(c.len() as u16).to_be_bytes());
+        buf.extend_from_slice(c);
+    }
+    let len = (buf.len() - len_at - 2) as u16;
+    buf[len_at..len_at + 2].copy_from_slice(&len.to_be_bytes());
+}
+
+fn write_ecs(buf: &mut Vec<u8>, cs: ClientSubnet, scope: u8) {
     let n = (cs.source_prefix as usize).div_ceil(8);
-    buf.extend_from_slice(&((8 + n) as u16).to_be_bytes());
     let (family, octets): (u16, [u8; 16]) = match cs.address {
         IpAddr::V4(a) => {
             let mut o = [0; 16];
@@ -510,7 +598,7 @@ pub fn build_query(name: &str, qtype: u16, ecs: Option<ClientSubnet>) -> Vec<u8>
     p.extend_from_slice(&qtype.to_be_bytes());
     p.extend_from_slice(&1u16.to_be_bytes());
     p.extend_from_slice(&[0, 0, 41, 0x04, 0xD0, 0, 0, 0, 0]);
-    write_opt_rdata(&mut p, ecs.map(|cs| (cs, 0)));
+    write_opt_rdata(&mut p, ecs.map(|cs| (cs, 0)), None);
     p
 }
 

@@ -7,4 +7,4 @@ pub mod prober;
 pub mod state;
 pub mod table;
 
-pub use table::{HealthState, HealthTable};
+pub use table::HealthState;

@@ -260,7 +260,7 @@ impl Prober {
         concurrency: usize,
         enabled: bool,
     ) -> Result<Arc<Self>, String> {
-        let targets = targets(&shared.snapshot.load().config)?
+        let targets = targets(&shared.snapshot().config)?
             .into_iter()
             .map(Arc::new)
             .collect();
@@ -339,9 +339,10 @@ impl Prober {
     /// table rebuilt for the new configuration. Returns the health table to publish.
     pub fn reconfigure(
         self: &Arc<Self>,
-        config: &Config,
+        snapshot: crate::state::Snapshot,
         stop: watch::Receiver<bool>,
-    ) -> Result<HealthState, String> {
+    ) -> Result<(), String> {
+        let config = &snapshot.config;
         let new: Vec<Arc<Target>> = targets(config)?.into_iter().map(Arc::new).collect();
         let keys: std::collections::HashSet<TargetKey> =
             new.iter().map(|t| t.key.clone()).collect();
@@ -350,11 +351,14 @@ impl Prober {
         let mut records = self.records.lock().unwrap_or_else(|e| e.into_inner());
         records.retain(|k, _| keys.contains(k));
         let state = build_state(config, &records);
+        // Installed under the records lock: a transition recorded meanwhile is either in this
+        // state or rebuilt on top of the new configuration, never lost or mis-indexed.
+        self.shared.install(snapshot, state);
         drop(records);
         if self.enabled {
             self.spawn(stop);
         }
-        Ok(state)
+        Ok(())
     }
 
     async fn run_one(&self, t: &Target) {
@@ -390,17 +394,20 @@ impl Prober {
                 self.shared.metrics.transition(tr.to == Health::Up);
             }
             rec.last_transition = Some((tr, SystemTime::now()));
-            let state = build_state(&self.shared.snapshot.load().config, &records);
+            // Built for whichever configuration is current at the swap, under the records lock
+            // so a reload (which also takes it) cannot interleave.
+            let state = self
+                .shared
+                .update_health(|config| build_state(config, &records));
             drop(records);
             self.note_fail_open(&state);
-            self.shared.health.store(state);
         }
     }
 
     /// Logs once per change which registries have no healthy routed replica (they answer as if
     /// all were healthy: fail open) and counts each entry into that state.
     fn note_fail_open(&self, state: &HealthState) {
-        let snapshot = self.shared.snapshot.load();
+        let snapshot = self.shared.snapshot();
         let mut now = Vec::new();
         for (z, zone) in snapshot.config.zones.iter().enumerate() {
             for (r, reg) in zone.registries.iter().enumerate() {

@@ -1,12 +1,11 @@
-//! The health table: an immutable [`HealthState`] behind an ArcSwap, replaced whole on change.
+//! The health table: an immutable [`HealthState`], replaced whole on change, always paired with
+//! the configuration it is indexed for (`state::Serving`).
 //!
 //! The prober builds a new state on every health transition; regions marked down in
 //! `probes/regions.yaml` are unhealthy for every registry.
 
 use crate::config::Config;
-use arc_swap::ArcSwap;
 use std::collections::HashSet;
-use std::sync::Arc;
 
 /// Identifies a replica within one configuration: (zone, registry, replica) indexes.
 pub type ReplicaId = (usize, usize, usize);
@@ -63,30 +62,5 @@ impl HealthState {
     /// True when the region is not marked down.
     pub fn region_up(&self, region_index: usize) -> bool {
         !self.region_down.get(region_index).copied().unwrap_or(false)
-    }
-}
-
-/// Shared health, swapped atomically.
-#[derive(Debug)]
-pub struct HealthTable {
-    current: ArcSwap<HealthState>,
-}
-
-impl HealthTable {
-    /// A table holding `state`.
-    pub fn new(state: HealthState) -> Self {
-        Self {
-            current: ArcSwap::from_pointee(state),
-        }
-    }
-
-    /// The current state (cheap; no lock).
-    pub fn load(&self) -> arc_swap::Guard<Arc<HealthState>> {
-        self.current.load()
-    }
-
-    /// Replaces the state.
-    pub fn store(&self, state: HealthState) {
-        self.current.store(Arc::new(state));
     }
 }

@@ -12,6 +12,9 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
+/// `server.yaml` exempting loopback from rate limiting.
+pub const LOOPBACK_EXEMPT: &str = "rate_limit: {exempt: [127.0.0.0/8, \"::1/128\"]}\n";
+
 /// A temporary folder, removed on drop.
 pub struct TestDir {
     /// Its path.
@@ -36,6 +39,7 @@ impl TestDir {
     pub fn example() -> Self {
         let dir = Self::new("example");
         let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        std::fs::copy(root.join("server.yaml"), dir.path.join("server.yaml")).unwrap();
         for sub in ["zones", "probes", "geoip"] {
             std::fs::create_dir_all(dir.path.join(sub)).unwrap();
             for entry in std::fs::read_dir(root.join(sub)).unwrap() {
@@ -55,6 +59,9 @@ impl TestDir {
             &std::fs::read_to_string(root.join("geoip/regions.yaml")).unwrap(),
         );
         dir.write("zones/test.yaml", zone_yaml);
+        // Tests poll from loopback faster than the default rate limit; the rate limiting tests
+        // write their own server.yaml.
+        dir.write("server.yaml", LOOPBACK_EXEMPT);
         dir
     }
 

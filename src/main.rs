@@ -136,6 +136,9 @@ fn init_logging(format: LogFormat) {
 }
 
 fn serve(settings: Settings) -> ExitCode {
+    if let Err(e) = georoute::raise_open_file_limit() {
+        tracing::warn!(error = %e, "cannot raise the open-file limit");
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -2,6 +2,10 @@
 //! client over real UDP/TCP sockets that decodes with hickory-proto, and .mmdb writers.
 #![allow(dead_code)]
 
+pub mod standin;
+#[allow(unused_imports)]
+pub use standin::StandIn;
+
 use georoute::{Server, Settings};
 use hickory_proto::op::{Edns, Message, Query};
 use hickory_proto::rr::rdata::opt::{ClientSubnet, EdnsOption};
@@ -171,6 +175,8 @@ pub struct Ask {
     pub ecs: Option<(IpAddr, u8)>,
     /// Source address to send from (a 127.x address).
     pub source: IpAddr,
+    /// A COOKIE option's bytes (implies EDNS).
+    pub cookie: Option<Vec<u8>>,
 }
 
 impl Ask {
@@ -182,7 +188,15 @@ impl Ask {
             edns: None,
             ecs: None,
             source: "127.0.0.1".parse().unwrap(),
+            cookie: None,
         }
+    }
+
+    /// With a COOKIE option (client cookie, optionally followed by a server cookie).
+    pub fn cookie(mut self, bytes: &[u8]) -> Self {
+        self.cookie = Some(bytes.to_vec());
+        self.edns.get_or_insert(1232);
+        self
     }
 
     /// With an ECS option (`"198.51.100.0/24"`).
@@ -219,6 +233,9 @@ impl Ask {
             if let Some((addr, prefix)) = self.ecs {
                 e.options_mut()
                     .insert(EdnsOption::Subnet(ClientSubnet::new(addr, prefix, 0)));
+            }
+            if let Some(c) = &self.cookie {
+                e.options_mut().insert(EdnsOption::Unknown(10, c.clone()));
             }
             m.set_edns(e);
         }
@@ -305,6 +322,22 @@ pub fn ecs_scope(m: &Message) -> Option<(u8, u8)> {
         EdnsOption::Subnet(cs) => Some((cs.source_prefix(), cs.scope_prefix())),
         _ => None,
     })
+}
+
+/// The COOKIE option of a response (client cookie and server cookie bytes).
+pub fn cookie_of(m: &Message) -> Option<Vec<u8>> {
+    let edns = m.edns.as_ref()?;
+    edns.options().as_ref().iter().find_map(|(_, o)| match o {
+        EdnsOption::Unknown(10, data) => Some(data.clone()),
+        _ => None,
+    })
+}
+
+/// The value of one sample in Prometheus text (0 when absent).
+pub fn metric(text: &str, sample: &str) -> f64 {
+    text.lines()
+        .find_map(|l| l.strip_prefix(sample)?.strip_prefix(' ')?.parse().ok())
+        .unwrap_or(0.0)
 }
 
 /// One MaxMind-layout record: coordinates and/or country and/or continent.

@@ -108,14 +108,14 @@ fn names_table_rows() {
         answers(&g),
         [
             "myregistry.azurecr.io CNAME myregistry.eastus.geo.azurecr.io",
-            "myregistry.eastus.geo.azurecr.io A 20.62.128.10"
+            "myregistry.eastus.geo.azurecr.io A 192.0.2.10"
         ]
     );
     assert_eq!((g.answers[0].ttl, g.answers[1].ttl), (30, 300));
     let g6 = Ask::new("myregistry.azurecr.io", RecordType::AAAA).udp(a);
     assert_eq!(
         answers(&g6)[1],
-        "myregistry.eastus.geo.azurecr.io AAAA 2603:1030:20c::10"
+        "myregistry.eastus.geo.azurecr.io AAAA 2001:db8:e1::10"
     );
     assert_eq!(
         answers(&Ask::new("myregistry.azurecr.io", RecordType::CNAME).udp(a)).len(),
@@ -136,22 +136,22 @@ fn names_table_rows() {
     let r = Ask::new("myregistry.eastus2.geo.azurecr.io", RecordType::A).udp(a);
     assert_eq!(
         answers(&r),
-        ["myregistry.eastus2.geo.azurecr.io A 20.119.0.10"]
+        ["myregistry.eastus2.geo.azurecr.io A 192.0.2.11"]
     );
     assert_eq!(r.answers[0].ttl, 300);
     let d = Ask::new("myregistry.eastus.data.azurecr.io", RecordType::AAAA).udp(a);
     assert_eq!(
         answers(&d),
-        ["myregistry.eastus.data.azurecr.io AAAA 2603:1030:20c::20"]
+        ["myregistry.eastus.data.azurecr.io AAAA 2001:db8:e1::20"]
     );
     // A replica with routing false still answers its regional and data names.
     assert_eq!(
         answers(&Ask::new("myregistry.westeurope.geo.azurecr.io", RecordType::A).udp(a)),
-        ["myregistry.westeurope.geo.azurecr.io A 20.105.0.10"]
+        ["myregistry.westeurope.geo.azurecr.io A 192.0.2.12"]
     );
     assert_eq!(
         answers(&Ask::new("myregistry.westeurope.data.azurecr.io", RecordType::A).udp(a)),
-        ["myregistry.westeurope.data.azurecr.io A 20.105.0.20"]
+        ["myregistry.westeurope.data.azurecr.io A 192.0.2.22"]
     );
     // ...and is never the global answer, even for a client right next to it.
     let near = Ask::new("myregistry.azurecr.io", RecordType::A)
@@ -245,7 +245,7 @@ fn case_is_preserved_and_any_is_minimal() {
     let regional = Ask::new("myregistry.eastus.geo.azurecr.io", RecordType::ANY).udp(s.addr);
     assert_eq!(
         answers(&regional),
-        ["myregistry.eastus.geo.azurecr.io A 20.62.128.10"]
+        ["myregistry.eastus.geo.azurecr.io A 192.0.2.10"]
     );
 }
 

@@ -64,7 +64,7 @@ fn routing_toggle_applies_within_a_second() {
     let r = Ask::new("myregistry.australiaeast.geo.azurecr.io", RecordType::A).udp(s.addr);
     assert_eq!(
         answers(&r),
-        ["myregistry.australiaeast.geo.azurecr.io A 20.211.0.10"]
+        ["myregistry.australiaeast.geo.azurecr.io A 192.0.2.15"]
     );
 
     save(&file, &original);
@@ -129,7 +129,7 @@ fn bad_input_changes_nothing() {
         (
             "unknown key",
             drained.replace("ttl: 3600", "ttl: 3600\ncolour: blue"),
-            "azurecr.io.yaml:5:1",
+            "azurecr.io.yaml:8:1",
         ),
         (
             "unknown region",

@@ -144,6 +144,6 @@ fn invalid_configuration_exits_2_with_the_location() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("azurecr.io.yaml:5:1"), "{err}");
+    assert!(err.contains("azurecr.io.yaml:8:1"), "{err}");
     assert!(err.contains("colour"), "{err}");
 }

@@ -317,7 +317,7 @@ pub struct ProbesFile {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PolicySpec {
-    /// `http` or `tcp`.
+    /// `http`, `tcp` or `none`.
     #[serde(default)]
     pub kind: ProbeKindSpec,
     /// `https` or `http`.
@@ -364,6 +364,9 @@ pub enum ProbeKindSpec {
     Http,
     /// TCP connect.
     Tcp,
+    /// Not probed: the replica counts healthy (placeholder addresses, such as the shipped
+    /// example's; `probes/regions.yaml` still applies).
+    None,
 }
 
 /// Flap damping settings.

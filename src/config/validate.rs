@@ -129,7 +129,7 @@ fn build_registry(
         let probe_address = r.probe_address.as_ref().and_then(|a| {
             let parsed = a.value.parse::<SocketAddr>().ok();
             if parsed.is_none() {
-                p.at(a, "probe_address must be IP:port, e.g. 20.62.128.10:443");
+                p.at(a, "probe_address must be IP:port, e.g. 192.0.2.10:443");
             }
             parsed
         });

@@ -177,12 +177,14 @@ fn build_targets(
     let mut out = Vec::new();
     for (key, policy, url, address) in specs {
         let describe = match policy.kind {
+            // Not probed: no target; the replica stays Unknown, counted healthy.
+            ProbeKindSpec::None => continue,
             ProbeKindSpec::Tcp => format!("tcp {address}"),
             ProbeKindSpec::Http if address.port() == 0 => format!("GET {url}"),
             ProbeKindSpec::Http => format!("GET {url} via {address}"),
         };
         let check = match policy.kind {
-            ProbeKindSpec::Tcp => Check::Tcp { address },
+            ProbeKindSpec::None | ProbeKindSpec::Tcp => Check::Tcp { address },
             ProbeKindSpec::Http => Check::Http {
                 client: clients[&(policy.tls_verify, policy.tls_ca.clone())].clone(),
                 url,

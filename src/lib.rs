@@ -11,11 +11,13 @@
 //! - [`admin`]: the admin HTTP endpoints (`/status`, `/healthz`, `/readyz`).
 //! - [`metrics`]: every metric and the `/metrics` rendering.
 //! - [`explain`]: the human account of one decision (`georoute explain`).
+//! - [`demo`]: `georoute demo`, failover with loopback replica stand-ins.
 //!
 //! [`Server::start`] starts a whole server in-process, so tests run exactly what `serve` runs.
 
 pub mod admin;
 pub mod config;
+pub mod demo;
 pub mod dns;
 pub mod explain;
 pub mod geo;

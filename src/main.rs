@@ -48,6 +48,18 @@ enum Command {
         #[arg(long, default_value_t = 0)]
         query_log_sample: u64,
     },
+    /// Show health-driven failover locally: loopback replica stand-ins you can fail and restore.
+    Demo {
+        /// Folder whose geoip/ and server.yaml the demo uses.
+        #[arg(long, default_value = ".")]
+        config: PathBuf,
+        /// DNS listen address for UDP and TCP.
+        #[arg(long, default_value = "127.0.0.1:5300")]
+        dns: SocketAddr,
+        /// Admin HTTP address.
+        #[arg(long, default_value = "127.0.0.1:9153")]
+        admin: SocketAddr,
+    },
     /// Validate the configuration and print what would be served.
     Check {
         /// Folder holding zones/, probes/ and geoip/.
@@ -100,6 +112,23 @@ fn main() -> ExitCode {
             settings.probes = !no_probes;
             settings.query_log_every = query_log_sample;
             serve(settings)
+        }
+        Command::Demo { config, dns, admin } => {
+            init_logging(LogFormat::Human);
+            let runtime = match tokio::runtime::Runtime::new() {
+                Ok(r) => r,
+                Err(e) => {
+                    eprintln!("georoute: cannot start the runtime: {e}");
+                    return ExitCode::from(1);
+                }
+            };
+            match runtime.block_on(georoute::demo::run(&config, dns, admin)) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("georoute: {e}");
+                    ExitCode::from(1)
+                }
+            }
         }
         Command::Check { config } => check(&config),
         Command::Explain {

@@ -205,3 +205,6 @@ impl NameIndex {
         None
     }
 }
+
+#[cfg(test)]
+mod tests;

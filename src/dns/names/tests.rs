@@ -1,0 +1,75 @@
+//! Table tests for the name index: what exists, what is an empty non-terminal, and which zone
+//! encloses a missing name (none above or beside an apex).
+
+use super::{Entry, NameIndex, to_wire};
+
+/// Two zones sharing the parent `example.test`, one registry each (the first with a name server
+/// host inside the zone), loaded from real files.
+fn index() -> NameIndex {
+    let dir = std::env::temp_dir().join(format!("georoute-names-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(dir.join("zones")).unwrap();
+    std::fs::create_dir_all(dir.join("geoip")).unwrap();
+    std::fs::copy(
+        concat!(env!("CARGO_MANIFEST_DIR"), "/geoip/regions.yaml"),
+        dir.join("geoip/regions.yaml"),
+    )
+    .unwrap();
+    for (file, zone, ns) in [
+        ("a.yaml", "a.example.test", "ns1.a.example.test"),
+        ("b.yaml", "b.example.test", "ns.other.test"),
+    ] {
+        std::fs::write(
+            dir.join("zones").join(file),
+            format!(
+                "zone: {zone}\nsoa: {{mname: {ns}., rname: h.{zone}., refresh: 1, retry: 1, expire: 1, minimum: 1}}\nnameservers: [{{name: {ns}., addresses: [192.0.2.1]}}]\nregistries:\n  - name: reg\n    home_region: eastus\n    replicas: [{{region: eastus, addresses: [192.0.2.10]}}]\n"
+            ),
+        )
+        .unwrap();
+    }
+    let config = crate::config::load(&dir).unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+    NameIndex::build(&config)
+}
+
+#[test]
+fn names_entries_and_enclosing_zones() {
+    let index = index();
+    let regional = Entry::Regional {
+        registry: 0,
+        replica: 0,
+    };
+    let data = Entry::Data {
+        registry: 0,
+        replica: 0,
+    };
+    // name → (exact entry, enclosing zone when missing)
+    let table: [(&str, Option<(usize, Entry)>, Option<usize>); 16] = [
+        ("a.example.test", Some((0, Entry::Apex)), Some(0)),
+        ("b.example.test", Some((1, Entry::Apex)), Some(1)),
+        ("reg.a.example.test", Some((0, Entry::Global { registry: 0 })), Some(0)),
+        ("reg.eastus.geo.b.example.test", Some((1, regional)), Some(1)),
+        ("reg.eastus.data.a.example.test", Some((0, data)), Some(0)),
+        ("ns1.a.example.test", Some((0, Entry::Host { nameserver: 0 })), Some(0)),
+        ("geo.a.example.test", Some((0, Entry::Empty)), Some(0)),
+        ("eastus.geo.a.example.test", Some((0, Entry::Empty)), Some(0)),
+        ("eastus.data.b.example.test", Some((1, Entry::Empty)), Some(1)),
+        ("nope.a.example.test", None, Some(0)),
+        ("x.reg.a.example.test", None, Some(0)),
+        // Above and beside the apexes: not ours, no zone encloses them.
+        ("example.test", None, None),
+        ("test", None, None),
+        ("", None, None),
+        ("c.example.test", None, None),
+        ("other.test", None, None),
+    ];
+    for (name, entry, zone) in table {
+        let wire = to_wire(name);
+        assert_eq!(index.get(&wire), entry, "{name:?}");
+        if entry.is_none() {
+            assert_eq!(index.enclosing_zone(&wire), zone, "{name:?}");
+        }
+    }
+    // The name server host outside every zone is not indexed at all.
+    assert_eq!(index.get(&to_wire("ns.other.test")), None);
+}

@@ -44,16 +44,37 @@ fn names_entries_and_enclosing_zones() {
         replica: 0,
     };
     // name → (exact entry, enclosing zone when missing)
-    let table: [(&str, Option<(usize, Entry)>, Option<usize>); 16] = [
+    type Row = (&'static str, Option<(usize, Entry)>, Option<usize>);
+    let table: [Row; 16] = [
         ("a.example.test", Some((0, Entry::Apex)), Some(0)),
         ("b.example.test", Some((1, Entry::Apex)), Some(1)),
-        ("reg.a.example.test", Some((0, Entry::Global { registry: 0 })), Some(0)),
-        ("reg.eastus.geo.b.example.test", Some((1, regional)), Some(1)),
+        (
+            "reg.a.example.test",
+            Some((0, Entry::Global { registry: 0 })),
+            Some(0),
+        ),
+        (
+            "reg.eastus.geo.b.example.test",
+            Some((1, regional)),
+            Some(1),
+        ),
         ("reg.eastus.data.a.example.test", Some((0, data)), Some(0)),
-        ("ns1.a.example.test", Some((0, Entry::Host { nameserver: 0 })), Some(0)),
+        (
+            "ns1.a.example.test",
+            Some((0, Entry::Host { nameserver: 0 })),
+            Some(0),
+        ),
         ("geo.a.example.test", Some((0, Entry::Empty)), Some(0)),
-        ("eastus.geo.a.example.test", Some((0, Entry::Empty)), Some(0)),
-        ("eastus.data.b.example.test", Some((1, Entry::Empty)), Some(1)),
+        (
+            "eastus.geo.a.example.test",
+            Some((0, Entry::Empty)),
+            Some(0),
+        ),
+        (
+            "eastus.data.b.example.test",
+            Some((1, Entry::Empty)),
+            Some(1),
+        ),
         ("nope.a.example.test", None, Some(0)),
         ("x.reg.a.example.test", None, Some(0)),
         // Above and beside the apexes: not ours, no zone encloses them.

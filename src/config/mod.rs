@@ -100,6 +100,8 @@ pub struct Zone {
     pub registries: Vec<Registry>,
     /// Views of the zone.
     pub views: Vec<View>,
+    /// The views' client networks, for a lookup by binary search.
+    pub view_index: crate::view::ViewIndex,
 }
 
 /// SOA fields, names lower-case without trailing dot.

@@ -76,6 +76,7 @@ pub fn build_zone(
         soa,
         nameservers,
         registries,
+        view_index: crate::view::ViewIndex::new(&views),
         views,
     })
 }

@@ -140,7 +140,7 @@ fn settings_apply_by_live_reload_slip_zero_off_and_exempt() {
     assert_eq!(
         burst(s.addr, "127.0.0.5", &flood(200)).full,
         200,
-        "0 turns RRL off"
+        "0 turns RRL off, the network total included"
     );
 
     reconfigure(

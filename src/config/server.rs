@@ -26,7 +26,7 @@ pub struct ServerFile {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RateLimitSpec {
-    /// Responses per second per client network and response; 0 turns RRL off.
+    /// Responses per second per client network and response; 0 turns RRL off altogether.
     #[serde(default = "default_rps")]
     pub responses_per_second: Spanned<u32>,
     /// Every `slip`-th limited response is sent truncated; 0 drops them all.
@@ -113,9 +113,10 @@ pub struct RateLimit {
 }
 
 impl RateLimit {
-    /// True when rate limiting applies at all.
+    /// True when rate limiting applies at all (`responses_per_second: 0` turns all of it off,
+    /// the per-network total included).
     pub fn enabled(&self) -> bool {
-        self.responses_per_second > 0 || self.source_responses_per_second > 0
+        self.responses_per_second > 0
     }
 }
 

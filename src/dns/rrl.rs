@@ -90,11 +90,8 @@ impl RateLimiter {
             return Verdict::Send;
         }
         let network = network_of(source, settings);
-        let mut limited = false;
-        if settings.responses_per_second > 0 {
-            let key = self.response_key(network, answer.qname, answer.rcode, answer.about);
-            limited = !self.take(key, settings.responses_per_second, now_us);
-        }
+        let key = self.response_key(network, answer.qname, answer.rcode, answer.about);
+        let mut limited = !self.take(key, settings.responses_per_second, now_us);
         if !limited && settings.source_responses_per_second > 0 {
             let key = self.keys.hash_one((0xFFu8, network));
             limited = !self.take(key, settings.source_responses_per_second, now_us);

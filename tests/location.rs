@@ -238,3 +238,29 @@ fn ecs_can_be_turned_off() {
     );
     assert_eq!(ecs_scope(&m), None, "ECS is not echoed when unused");
 }
+
+#[test]
+fn a_database_path_may_be_absolute() {
+    // As in deploy/kubernetes: the database mounted outside the configuration folder.
+    let dir = TestDir::example();
+    let elsewhere = TestDir::new("mounted-db");
+    std::fs::rename(
+        dir.path.join("geoip/demo-city.mmdb"),
+        elsewhere.path.join("city.mmdb"),
+    )
+    .unwrap();
+    let geoip = std::fs::read_to_string(dir.path.join("geoip/geoip.yaml")).unwrap();
+    let absolute = elsewhere.path.join("city.mmdb");
+    dir.write(
+        "geoip/geoip.yaml",
+        &geoip.replace(
+            "database: demo-city.mmdb",
+            &format!("database: \"{}\"", absolute.display()),
+        ),
+    );
+    let s = TestServer::start(&dir.path);
+    assert_eq!(
+        global(&s, "192.0.2.0/24").0.as_deref(),
+        Some("australiaeast")
+    );
+}

@@ -137,7 +137,12 @@ pub fn handle(
         truncated,
         about,
         question_len: question_len as u16,
-        opt_at: if truncated { 0 } else { opt_at as u16 },
+        // After truncation the OPT record follows the question directly.
+        opt_at: match (truncated, opt_at) {
+            (_, 0) => 0,
+            (true, _) => (12 + question_len) as u16,
+            (false, at) => at as u16,
+        },
     }
 }
 

@@ -9,9 +9,19 @@ use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+/// Kills the demo if the test fails before it quits.
+struct Reap(std::process::Child);
+
+impl Drop for Reap {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 #[test]
 fn fail_and_restore_move_the_global_answer() {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_georoute"))
+    let child = Command::new(env!("CARGO_BIN_EXE_georoute"))
         .args(["demo", "--dns", "127.0.0.1:0", "--admin", "127.0.0.1:0"])
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .stdin(Stdio::piped())
@@ -19,6 +29,8 @@ fn fail_and_restore_move_the_global_answer() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
+    let mut child = Reap(child);
+    let child = &mut child.0;
     let mut stdout = BufReader::new(child.stdout.take().unwrap());
     let mut first = String::new();
     stdout.read_line(&mut first).unwrap();

@@ -65,6 +65,9 @@ pub struct ProbeResult {
 
 #[derive(Default)]
 struct Record {
+    /// When the target's next probe is due: kept across reloads, so a reload (however
+    /// frequent) neither delays nor skips a probe.
+    due: Option<Instant>,
     machine: Machine,
     last: Option<(ProbeResult, SystemTime)>,
     last_transition: Option<(Transition, SystemTime)>,
@@ -313,20 +316,40 @@ impl Prober {
                 tokio::spawn(async move {
                     let mut seed = (i as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15)
                         ^ me.started.elapsed().as_nanos() as u64;
-                    loop {
+                    let mut jittered = || {
                         seed = crate::route::hash::mix64(seed.wrapping_add(1));
                         let jitter = 0.9 + 0.2 * (seed >> 11) as f64 / (1u64 << 53) as f64;
-                        let wait = t.policy.interval.mul_f64(jitter);
+                        t.policy.interval.mul_f64(jitter)
+                    };
+                    loop {
+                        let due = me.due(&t, jittered());
                         tokio::select! {
-                            _ = tokio::time::sleep(wait) => {},
+                            _ = tokio::time::sleep_until(due.into()) => {},
                             _ = stop.changed() => return,
                             _ = epoch.changed() => return,
                         }
+                        me.set_due(&t, Instant::now() + jittered());
                         me.run_one(&t).await;
                     }
                 })
             })
             .collect()
+    }
+
+    /// When `t` is next due: as scheduled (by this loop or one before a reload), but never
+    /// later than one interval from now; `wait` from now when nothing is scheduled.
+    fn due(&self, t: &Target, wait: Duration) -> Instant {
+        let now = Instant::now();
+        let mut records = self.records.lock().unwrap_or_else(|e| e.into_inner());
+        let rec = records.entry(t.key.clone()).or_default();
+        let latest = now + t.policy.interval.mul_f64(1.1);
+        let due = *rec.due.get_or_insert(now + wait);
+        due.min(latest)
+    }
+
+    fn set_due(&self, t: &Target, at: Instant) {
+        let mut records = self.records.lock().unwrap_or_else(|e| e.into_inner());
+        records.entry(t.key.clone()).or_default().due = Some(at);
     }
 
     fn current_targets(&self) -> Vec<Arc<Target>> {

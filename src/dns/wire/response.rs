@@ -23,7 +23,11 @@ impl<'b> Response<'b> {
     /// Starts a response to `id` with the header flags derived from the query's.
     pub fn start(buf: &'b mut Vec<u8>, id: u16, query_flags: u16, authoritative: bool) -> Self {
         buf.clear();
-        let mut flags = QR | (query_flags & (RD | CD | 0x7800));
+        // The opcode is echoed; RD and CD are defined for QUERY only (RFC 1035, RFC 6840), so
+        // a NOTIMP for another opcode does not echo them.
+        let opcode = query_flags & 0x7800;
+        let echoed = if opcode == 0 { RD | CD } else { 0 };
+        let mut flags = QR | opcode | (query_flags & echoed);
         if authoritative {
             flags |= AA;
         }

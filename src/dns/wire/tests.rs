@@ -144,3 +144,20 @@ fn names_compress_against_the_question() {
     assert_eq!(&answer[..2], &[0xC0, 12]);
     assert_eq!(answer.len(), 2 + 10 + 4);
 }
+
+#[test]
+fn rd_and_cd_are_echoed_for_query_only() {
+    // Opcode, RD, CD, and bits a response never echoes (TC, RA, AD, Z, AA).
+    let every = 0x7800 | 0x0100 | 0x0010 | 0x0200 | 0x0080 | 0x0020 | 0x0040 | 0x0400;
+    for (opcode, echoed) in [(0u16, 0x0110u16), (15, 0), (2, 0)] {
+        let mut buf = Vec::new();
+        let flags = (every & !0x7800) | (opcode << 11);
+        Response::start(&mut buf, 1, flags, false).finish(rcode::NOTIMP, None, 1232);
+        let got = u16::from_be_bytes([buf[2], buf[3]]);
+        assert_eq!(
+            got,
+            0x8000 | (opcode << 11) | echoed | rcode::NOTIMP,
+            "opcode {opcode}"
+        );
+    }
+}

@@ -1,17 +1,24 @@
 //! UDP: dedicated blocking threads, one SO_REUSEPORT socket each, calling the handler directly.
 //!
-//! No async runtime on this path (see PERFORMANCE notes in the README): one receive and one send
-//! per answer. Each thread wakes at least every 200 ms to notice shutdown. Response rate
-//! limiting applies here (UDP only: a TCP client has proved its address).
+//! No async runtime on this path (see PERFORMANCE notes in the README). On Linux a thread takes
+//! up to 16 datagrams per `recvmmsg` and sends their answers with one `sendmmsg` (`batch.rs`,
+//! gdnsd's loop); elsewhere one receive and one send per answer. Each thread wakes at least
+//! every 200 ms to notice shutdown. Response rate limiting applies here (UDP only: a TCP client
+//! has proved its address).
+
+#[cfg(target_os = "linux")]
+mod batch;
 
 use super::handler::{Handled, Request, Transport, handle};
 use super::{cookie, rrl, wire};
-use crate::state::Shared;
+use crate::state::{Serving, Shared};
 use socket2::{Domain, Protocol, Socket, Type};
 use std::io;
 use std::net::{SocketAddr, UdpSocket};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::AtomicBool;
+#[cfg(not(target_os = "linux"))]
+use std::sync::atomic::Ordering;
 use std::thread::JoinHandle;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -31,6 +38,8 @@ pub fn bind(addr: SocketAddr, threads: usize, recv_buffer: usize) -> io::Result<
             let _ = socket.set_recv_buffer_size(recv_buffer);
         }
         socket.set_read_timeout(Some(Duration::from_millis(200)))?;
+        #[cfg(target_os = "linux")]
+        batch::set_options(&socket, addr.is_ipv6());
         socket.bind(&addr.into())?;
         let socket: UdpSocket = socket.into();
         addr = socket.local_addr()?;
@@ -59,6 +68,7 @@ pub fn serve(
         .collect()
 }
 
+#[cfg(not(target_os = "linux"))]
 fn serve_socket(socket: &UdpSocket, shared: &Shared, stop: &AtomicBool) {
     let mut packet = [0u8; 4096];
     let mut out = Vec::with_capacity(4096);
@@ -66,81 +76,113 @@ fn serve_socket(socket: &UdpSocket, shared: &Shared, stop: &AtomicBool) {
     while !stop.load(Ordering::Relaxed) {
         let (len, peer) = match socket.recv_from(&mut packet) {
             Ok(x) => x,
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    io::ErrorKind::WouldBlock
-                        | io::ErrorKind::TimedOut
-                        | io::ErrorKind::Interrupted
-                ) =>
-            {
-                continue;
-            }
+            Err(e) if transient(&e) => continue,
             Err(e) => {
                 tracing::debug!(error = %e, "UDP receive failed");
                 continue;
             }
         };
-        let packet = &packet[..len];
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap_or_default();
         let serving = shared.load();
-        let snapshot = &serving.snapshot;
-        let request = Request {
-            packet,
-            source: peer.ip(),
-            transport: Transport::Udp,
-            now: now.as_secs() as u32,
-        };
-        let handled = handle(
-            snapshot,
-            &serving.health,
-            &shared.cookie_secrets(snapshot),
-            &request,
+        if answer(
+            shared,
+            &serving,
+            &packet[..len],
+            peer,
+            now(),
+            &mut rrl,
             &mut out,
-        );
-        shared.after_query(snapshot, &handled, packet, peer.ip());
-        let Handled::Answered {
-            rcode,
-            about,
-            question_len,
-            opt_at,
-            ..
-        } = handled
-        else {
-            continue;
-        };
-        // A client that proved its address with a valid server cookie is not limited.
-        if about.cookie != cookie::Check::Valid {
-            let qname = packet
-                .get(12..(12 + question_len as usize).saturating_sub(4))
-                .unwrap_or_default();
-            let verdict = shared.rrl.check(
-                &snapshot.config.server.rate_limit,
-                peer.ip().to_canonical(),
-                rrl::Answer {
-                    qname,
-                    rcode,
-                    about: &about,
-                },
-                now.as_micros() as u64,
-                &mut rrl,
-            );
-            match verdict {
-                rrl::Verdict::Send => {}
-                rrl::Verdict::Drop => {
-                    shared.metrics.rate_limited(false);
-                    continue;
-                }
-                rrl::Verdict::Slip => {
-                    shared.metrics.rate_limited(true);
-                    wire::truncate(&mut out, question_len as usize, opt_at as usize);
-                }
-            }
-        }
-        if let Err(e) = socket.send_to(&out, peer) {
+        ) && let Err(e) = socket.send_to(&out, peer)
+        {
             tracing::debug!(error = %e, %peer, "UDP send failed");
+        }
+    }
+}
+
+#[cfg(target_os = "linux")]
+fn serve_socket(socket: &UdpSocket, shared: &Shared, stop: &AtomicBool) {
+    batch::serve(socket, shared, stop);
+}
+
+/// A receive error that only means "nothing yet" (the timeout that lets the thread notice
+/// shutdown, or a signal).
+fn transient(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut | io::ErrorKind::Interrupted
+    )
+}
+
+/// Wall-clock time since the Unix epoch (cookie timestamps, rate limiting buckets).
+fn now() -> Duration {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+}
+
+/// Answers one datagram into `out`: the handler, the counters, then rate limiting. False when
+/// nothing is to be sent (dropped, or limited without slip).
+fn answer(
+    shared: &Shared,
+    serving: &Serving,
+    packet: &[u8],
+    peer: SocketAddr,
+    now: Duration,
+    rrl: &mut rrl::Local,
+    out: &mut Vec<u8>,
+) -> bool {
+    let snapshot = &serving.snapshot;
+    let request = Request {
+        packet,
+        source: peer.ip(),
+        transport: Transport::Udp,
+        now: now.as_secs() as u32,
+    };
+    let handled = handle(
+        snapshot,
+        &serving.health,
+        &shared.cookie_secrets(snapshot),
+        &request,
+        out,
+    );
+    shared.after_query(snapshot, &handled, packet, peer.ip());
+    let Handled::Answered {
+        rcode,
+        about,
+        question_len,
+        opt_at,
+        ..
+    } = handled
+    else {
+        return false;
+    };
+    // A client that proved its address with a valid server cookie is not limited.
+    if about.cookie == cookie::Check::Valid {
+        return true;
+    }
+    let qname = packet
+        .get(12..(12 + question_len as usize).saturating_sub(4))
+        .unwrap_or_default();
+    let verdict = shared.rrl.check(
+        &snapshot.config.server.rate_limit,
+        peer.ip().to_canonical(),
+        rrl::Answer {
+            qname,
+            rcode,
+            about: &about,
+        },
+        now.as_micros() as u64,
+        rrl,
+    );
+    match verdict {
+        rrl::Verdict::Send => true,
+        rrl::Verdict::Drop => {
+            shared.metrics.rate_limited(false);
+            false
+        }
+        rrl::Verdict::Slip => {
+            shared.metrics.rate_limited(true);
+            wire::truncate(out, question_len as usize, opt_at as usize);
+            true
         }
     }
 }

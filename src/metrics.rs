@@ -37,6 +37,37 @@ pub const RCODES: [(u16, &str); 8] = [
 /// Upper bounds (seconds) of the probe latency histogram buckets.
 pub const LATENCY_BUCKETS: [f64; 10] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0];
 
+/// A histogram of durations over [`LATENCY_BUCKETS`].
+#[derive(Debug, Default)]
+struct Histogram {
+    buckets: [AtomicU64; 11],
+    micros: AtomicU64,
+}
+
+impl Histogram {
+    fn observe(&self, d: std::time::Duration) {
+        let secs = d.as_secs_f64();
+        let b = LATENCY_BUCKETS
+            .iter()
+            .position(|&le| secs <= le)
+            .unwrap_or(LATENCY_BUCKETS.len());
+        self.buckets[b].fetch_add(1, Relaxed);
+        self.micros.fetch_add(d.as_micros() as u64, Relaxed);
+    }
+
+    fn render(&self, s: &mut String, name: &str) {
+        let mut cumulative = 0;
+        for (i, le) in LATENCY_BUCKETS.iter().enumerate() {
+            cumulative += self.buckets[i].load(Relaxed);
+            let _ = writeln!(s, "{name}_bucket{{le=\"{le}\"}} {cumulative}");
+        }
+        cumulative += self.buckets[LATENCY_BUCKETS.len()].load(Relaxed);
+        let _ = writeln!(s, "{name}_bucket{{le=\"+Inf\"}} {cumulative}");
+        let _ = writeln!(s, "{name}_sum {}", self.micros.load(Relaxed) as f64 / 1e6);
+        let _ = writeln!(s, "{name}_count {cumulative}");
+    }
+}
+
 fn slot<const N: usize>(table: &[(u16, &str); N], value: u16) -> usize {
     table.iter().position(|&(v, _)| v == value).unwrap_or(N - 1)
 }
@@ -49,8 +80,8 @@ pub struct Metrics {
     truncated: AtomicU64,
     probe_success: AtomicU64,
     probe_failure: AtomicU64,
-    probe_latency: [AtomicU64; 11],
-    probe_latency_micros: AtomicU64,
+    probe_latency: Histogram,
+    probe_lateness: Histogram,
     transitions_up: AtomicU64,
     transitions_down: AtomicU64,
     rate_limited: AtomicU64,
@@ -112,14 +143,12 @@ impl Metrics {
             &self.probe_failure
         };
         c.fetch_add(1, Relaxed);
-        let secs = latency.as_secs_f64();
-        let b = LATENCY_BUCKETS
-            .iter()
-            .position(|&le| secs <= le)
-            .unwrap_or(LATENCY_BUCKETS.len());
-        self.probe_latency[b].fetch_add(1, Relaxed);
-        self.probe_latency_micros
-            .fetch_add(latency.as_micros() as u64, Relaxed);
+        self.probe_latency.observe(latency);
+    }
+
+    /// Counts how late a probe started against its schedule (waiting for a free slot included).
+    pub fn probe_late(&self, lateness: std::time::Duration) {
+        self.probe_lateness.observe(lateness);
     }
 
     /// Counts one health transition.
@@ -386,25 +415,16 @@ pub fn render(m: &Metrics, counters: &Counters, config: &Config, g: &Gauges) -> 
         "histogram",
         "Probe duration.",
     );
-    let mut cumulative = 0;
-    for (i, le) in LATENCY_BUCKETS.iter().enumerate() {
-        cumulative += m.probe_latency[i].load(Relaxed);
-        let _ = writeln!(
-            s,
-            "georoute_probe_latency_seconds_bucket{{le=\"{le}\"}} {cumulative}"
-        );
-    }
-    cumulative += m.probe_latency[LATENCY_BUCKETS.len()].load(Relaxed);
-    let _ = writeln!(
-        s,
-        "georoute_probe_latency_seconds_bucket{{le=\"+Inf\"}} {cumulative}"
+    m.probe_latency
+        .render(&mut s, "georoute_probe_latency_seconds");
+    head(
+        &mut s,
+        "georoute_probe_lateness_seconds",
+        "histogram",
+        "How late probes started against their schedule.",
     );
-    let _ = writeln!(
-        s,
-        "georoute_probe_latency_seconds_sum {}",
-        m.probe_latency_micros.load(Relaxed) as f64 / 1e6
-    );
-    let _ = writeln!(s, "georoute_probe_latency_seconds_count {cumulative}");
+    m.probe_lateness
+        .render(&mut s, "georoute_probe_lateness_seconds");
     head(
         &mut s,
         "georoute_health_transitions_total",

@@ -295,7 +295,7 @@ impl Prober {
         let mut set = tokio::task::JoinSet::new();
         for t in &targets {
             let (me, t) = (self.clone(), t.clone());
-            set.spawn(async move { me.run_one(&t).await });
+            set.spawn(async move { me.run_one(&t, None).await });
         }
         let _ =
             tokio::time::timeout(bound, async { while set.join_next().await.is_some() {} }).await;
@@ -329,7 +329,7 @@ impl Prober {
                             _ = epoch.changed() => return,
                         }
                         me.set_due(&t, Instant::now() + jittered());
-                        me.run_one(&t).await;
+                        me.run_one(&t, Some(due)).await;
                     }
                 })
             })
@@ -386,10 +386,16 @@ impl Prober {
         Ok(())
     }
 
-    async fn run_one(&self, t: &Target) {
+    /// Probes `t` once (when a slot is free); `due` is when it was scheduled, for the lateness.
+    async fn run_one(&self, t: &Target, due: Option<Instant>) {
         let Ok(_permit) = self.permits.acquire().await else {
             return;
         };
+        if let Some(due) = due {
+            self.shared
+                .metrics
+                .probe_late(Instant::now().saturating_duration_since(due));
+        }
         let result = probe(t).await;
         self.record(t, result);
     }

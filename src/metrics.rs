@@ -337,152 +337,114 @@ pub fn render(m: &Metrics, counters: &Counters, config: &Config, g: &Gauges) -> 
             }
         }
     }
-    head(
-        &mut s,
-        "georoute_dns_dropped_total",
-        "counter",
-        "Packets dropped unanswered (too short for a header, or responses).",
-    );
-    let _ = writeln!(s, "georoute_dns_dropped_total {}", m.dropped.load(Relaxed));
-    head(
-        &mut s,
-        "georoute_dns_truncated_total",
-        "counter",
-        "UDP answers truncated (TC set).",
-    );
-    let _ = writeln!(
-        s,
-        "georoute_dns_truncated_total {}",
-        m.truncated.load(Relaxed)
-    );
-    head(
-        &mut s,
-        "georoute_rrl_limited_total",
-        "counter",
-        "UDP responses limited by response rate limiting (dropped or sent truncated).",
-    );
-    let _ = writeln!(
-        s,
-        "georoute_rrl_limited_total {}",
-        m.rate_limited.load(Relaxed)
-    );
-    head(
-        &mut s,
-        "georoute_rrl_slipped_total",
-        "counter",
-        "Limited UDP responses sent truncated (TC) so the client retries over TCP.",
-    );
-    let _ = writeln!(
-        s,
-        "georoute_rrl_slipped_total {}",
-        m.rate_limited_slipped.load(Relaxed)
-    );
-    head(
-        &mut s,
-        "georoute_dns_cookies_total",
-        "counter",
-        "Queries with a DNS COOKIE, by whether their server cookie verified.",
-    );
-    let _ = writeln!(
-        s,
-        "georoute_dns_cookies_total{{result=\"valid\"}} {}",
-        m.cookies_valid.load(Relaxed)
-    );
-    let _ = writeln!(
-        s,
-        "georoute_dns_cookies_total{{result=\"unverified\"}} {}",
-        m.cookies_unverified.load(Relaxed)
-    );
-    head(
-        &mut s,
-        "georoute_probe_results_total",
-        "counter",
-        "Probe results, healthy (success) or not (failure).",
-    );
-    let _ = writeln!(
-        s,
-        "georoute_probe_results_total{{result=\"success\"}} {}",
-        m.probe_success.load(Relaxed)
-    );
-    let _ = writeln!(
-        s,
-        "georoute_probe_results_total{{result=\"failure\"}} {}",
-        m.probe_failure.load(Relaxed)
-    );
-    head(
-        &mut s,
-        "georoute_probe_latency_seconds",
-        "histogram",
-        "Probe duration.",
-    );
-    m.probe_latency
-        .render(&mut s, "georoute_probe_latency_seconds");
-    head(
-        &mut s,
-        "georoute_probe_lateness_seconds",
-        "histogram",
-        "How late probes started against their schedule.",
-    );
-    m.probe_lateness
-        .render(&mut s, "georoute_probe_lateness_seconds");
-    head(
-        &mut s,
-        "georoute_health_transitions_total",
-        "counter",
-        "Health transitions, by the new state.",
-    );
-    let _ = writeln!(
-        s,
-        "georoute_health_transitions_total{{to=\"up\"}} {}",
-        m.transitions_up.load(Relaxed)
-    );
-    let _ = writeln!(
-        s,
-        "georoute_health_transitions_total{{to=\"down\"}} {}",
-        m.transitions_down.load(Relaxed)
-    );
-    head(
-        &mut s,
-        "georoute_health_fail_open_events_total",
-        "counter",
-        "Times a registry had no healthy routed replica and answered as if all were healthy.",
-    );
-    let _ = writeln!(
-        s,
-        "georoute_health_fail_open_events_total {}",
-        g.fail_open_events
-    );
-    head(
-        &mut s,
-        "georoute_health_fail_open_registries",
-        "gauge",
-        "Registries failing open now.",
-    );
-    let _ = writeln!(s, "georoute_health_fail_open_registries {}", g.failing_open);
-    head(
-        &mut s,
-        "georoute_config_reloads_total",
-        "counter",
-        "Successful configuration reloads.",
-    );
-    let _ = writeln!(s, "georoute_config_reloads_total {}", g.reloads);
-    head(
-        &mut s,
-        "georoute_config_reload_failures_total",
-        "counter",
-        "Rejected configuration reloads (the previous one kept serving).",
-    );
-    let _ = writeln!(
-        s,
-        "georoute_config_reload_failures_total {}",
-        g.reload_failures
-    );
-    head(
-        &mut s,
-        "georoute_config_generation",
-        "gauge",
-        "Generation of the configuration being served (1 at start).",
-    );
-    let _ = writeln!(s, "georoute_config_generation {}", g.generation);
+    let v = |c: &AtomicU64| c.load(Relaxed);
+    let series = [
+        (
+            "georoute_dns_dropped_total",
+            "counter",
+            "Packets dropped unanswered (too short for a header, or responses).",
+            vec![("", v(&m.dropped))],
+        ),
+        (
+            "georoute_dns_truncated_total",
+            "counter",
+            "UDP answers truncated (TC set).",
+            vec![("", v(&m.truncated))],
+        ),
+        (
+            "georoute_rrl_limited_total",
+            "counter",
+            "UDP responses limited by response rate limiting (dropped or sent truncated).",
+            vec![("", v(&m.rate_limited))],
+        ),
+        (
+            "georoute_rrl_slipped_total",
+            "counter",
+            "Limited UDP responses sent truncated (TC) so the client retries over TCP.",
+            vec![("", v(&m.rate_limited_slipped))],
+        ),
+        (
+            "georoute_dns_cookies_total",
+            "counter",
+            "Queries with a DNS COOKIE, by whether their server cookie verified.",
+            vec![
+                ("result=\"valid\"", v(&m.cookies_valid)),
+                ("result=\"unverified\"", v(&m.cookies_unverified)),
+            ],
+        ),
+        (
+            "georoute_probe_results_total",
+            "counter",
+            "Probe results, healthy (success) or not (failure).",
+            vec![
+                ("result=\"success\"", v(&m.probe_success)),
+                ("result=\"failure\"", v(&m.probe_failure)),
+            ],
+        ),
+        (
+            "georoute_health_transitions_total",
+            "counter",
+            "Health transitions, by the new state.",
+            vec![
+                ("to=\"up\"", v(&m.transitions_up)),
+                ("to=\"down\"", v(&m.transitions_down)),
+            ],
+        ),
+        (
+            "georoute_health_fail_open_events_total",
+            "counter",
+            "Times a registry had no healthy routed replica and answered as if all were healthy.",
+            vec![("", g.fail_open_events)],
+        ),
+        (
+            "georoute_health_fail_open_registries",
+            "gauge",
+            "Registries failing open now.",
+            vec![("", g.failing_open as u64)],
+        ),
+        (
+            "georoute_config_reloads_total",
+            "counter",
+            "Successful configuration reloads.",
+            vec![("", g.reloads)],
+        ),
+        (
+            "georoute_config_reload_failures_total",
+            "counter",
+            "Rejected configuration reloads (the previous one kept serving).",
+            vec![("", g.reload_failures)],
+        ),
+        (
+            "georoute_config_generation",
+            "gauge",
+            "Generation of the configuration being served (1 at start).",
+            vec![("", g.generation)],
+        ),
+    ];
+    for (name, kind, help, samples) in series {
+        head(&mut s, name, kind, help);
+        for (labels, value) in samples {
+            if labels.is_empty() {
+                let _ = writeln!(s, "{name} {value}");
+            } else {
+                let _ = writeln!(s, "{name}{{{labels}}} {value}");
+            }
+        }
+    }
+    for (name, help, h) in [
+        (
+            "georoute_probe_latency_seconds",
+            "Probe duration.",
+            &m.probe_latency,
+        ),
+        (
+            "georoute_probe_lateness_seconds",
+            "How late probes started against their schedule.",
+            &m.probe_lateness,
+        ),
+    ] {
+        head(&mut s, name, "histogram", help);
+        h.render(&mut s, name);
+    }
     s
 }

@@ -295,7 +295,7 @@ mod tests {
         assert!(v[5..].iter().all(|v| *v == Verdict::Drop));
         let v = run(
             &rl,
-            &settings(0, 2, 0),
+            &settings(0, 2, 5),
             "203.0.113.2",
             b"\x01a\x00",
             1000,

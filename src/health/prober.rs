@@ -84,6 +84,8 @@ pub struct Prober {
     permits: Arc<Semaphore>,
     fail_open: Mutex<Vec<String>>,
     fail_open_events: std::sync::atomic::AtomicU64,
+    /// A health rebuild is scheduled and has not started yet (transitions coalesce into it).
+    publish_pending: std::sync::atomic::AtomicBool,
 }
 
 /// Builds the probe targets of a configuration (HTTP clients included).
@@ -279,6 +281,7 @@ impl Prober {
             permits: Arc::new(Semaphore::new(concurrency.max(1))),
             fail_open: Mutex::new(Vec::new()),
             fail_open_events: std::sync::atomic::AtomicU64::new(0),
+            publish_pending: std::sync::atomic::AtomicBool::new(false),
         }))
     }
 
@@ -300,6 +303,8 @@ impl Prober {
         let _ =
             tokio::time::timeout(bound, async { while set.join_next().await.is_some() {} }).await;
         set.abort_all();
+        // In place before the listeners open, whatever the scheduled rebuilds are doing.
+        self.publish();
     }
 
     /// Probes every target on its interval (±10% jitter) until `stop` turns true.
@@ -387,7 +392,7 @@ impl Prober {
     }
 
     /// Probes `t` once (when a slot is free); `due` is when it was scheduled, for the lateness.
-    async fn run_one(&self, t: &Target, due: Option<Instant>) {
+    async fn run_one(self: &Arc<Self>, t: &Target, due: Option<Instant>) {
         let Ok(_permit) = self.permits.acquire().await else {
             return;
         };
@@ -400,7 +405,7 @@ impl Prober {
         self.record(t, result);
     }
 
-    fn record(&self, t: &Target, result: ProbeResult) {
+    fn record(self: &Arc<Self>, t: &Target, result: ProbeResult) {
         let p = &t.policy;
         let thresholds = Thresholds {
             fall: p.fall,
@@ -425,14 +430,39 @@ impl Prober {
                 self.shared.metrics.transition(tr.to == Health::Up);
             }
             rec.last_transition = Some((tr, SystemTime::now()));
-            // Built for whichever configuration is current at the swap, under the records lock
-            // so a reload (which also takes it) cannot interleave.
-            let state = self
-                .shared
-                .update_health(|config| build_state(config, &records));
             drop(records);
-            self.note_fail_open(&state);
+            self.schedule_publish();
         }
+    }
+
+    /// Schedules one rebuild of the health table. Transitions recorded before it starts are all
+    /// in it: at a start with many replicas every first result is a transition, and rebuilding
+    /// the whole table for each was quadratic (10,000 replicas: 10,000 rebuilds of 10,000).
+    fn schedule_publish(self: &Arc<Self>) {
+        use std::sync::atomic::Ordering::AcqRel;
+        if self.publish_pending.swap(true, AcqRel) {
+            return;
+        }
+        let me = self.clone();
+        tokio::spawn(async move {
+            // Let the other results of a burst land first.
+            tokio::task::yield_now().await;
+            me.publish_pending
+                .store(false, std::sync::atomic::Ordering::Release);
+            me.publish();
+        });
+    }
+
+    /// Rebuilds and swaps in the health table from the probe records.
+    fn publish(&self) {
+        let records = self.records.lock().unwrap_or_else(|e| e.into_inner());
+        // Built for whichever configuration is current at the swap, under the records lock so
+        // a reload (which also takes it) cannot interleave.
+        let state = self
+            .shared
+            .update_health(|config| build_state(config, &records));
+        drop(records);
+        self.note_fail_open(&state);
     }
 
     /// Logs once per change which registries have no healthy routed replica (they answer as if

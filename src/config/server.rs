@@ -3,7 +3,7 @@
 
 use super::error::{ConfigError, Problems};
 use super::settings::parse_net;
-use super::spec::SpannedText;
+use super::spec::{SpannedText, fixed};
 use crate::dns::cookie::{self, Secrets};
 use ipnet::IpNet;
 use serde::Deserialize;
@@ -60,13 +60,6 @@ impl Default for RateLimitSpec {
     }
 }
 
-fn fixed<T>(value: T) -> Spanned<T> {
-    Spanned::new(
-        value,
-        serde_saphyr::Location::UNKNOWN,
-        serde_saphyr::Location::UNKNOWN,
-    )
-}
 fn default_rps() -> Spanned<u32> {
     fixed(20)
 }

@@ -9,7 +9,7 @@ use serde_saphyr::Spanned;
 use std::collections::{BTreeMap, HashMap};
 
 /// A default value: it stands nowhere in the file.
-fn fixed<T>(value: T) -> Spanned<T> {
+pub(crate) fn fixed<T>(value: T) -> Spanned<T> {
     Spanned::new(
         value,
         serde_saphyr::Location::UNKNOWN,

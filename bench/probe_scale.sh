@@ -793,15 +793,9 @@ if ((QUIET > 0)); then
   fi
 fi
 
-BIN=${GEOROUTE_BIN:-}
-if [[ -z "$BIN" ]]; then
-  BIN=$REPO/target/release/georoute
-  if [[ ! -x "$BIN" ]] || [[ -n "$(find src Cargo.toml Cargo.lock -newer "$BIN" -print -quit 2>/dev/null)" ]]; then
-    log "cargo build --release --locked"
-    cargo build --release --locked >&2 || die "cargo build failed"
-  fi
-fi
-[[ -x "$BIN" ]] || die "binary $BIN not found"
+# shellcheck source=bench/lib.sh
+. "$REPO/bench/lib.sh"
+release_binary
 
 NCPU=$(nproc 2>/dev/null || echo 1)
 PIN_SRV=() PIN_CLI=()

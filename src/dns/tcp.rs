@@ -103,7 +103,7 @@ async fn connection(
                 packet: &packet[..len],
                 source: peer,
                 transport: Transport::Tcp,
-                now: unix_now(),
+                now: super::udp::now().as_secs() as u32,
             };
             let handled = handle(
                 snapshot,
@@ -125,11 +125,4 @@ async fn connection(
             }
         }
     }
-}
-
-/// Seconds since the Unix epoch.
-fn unix_now() -> u32 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as u32)
 }

@@ -113,7 +113,7 @@ fn transient(e: &io::Error) -> bool {
 }
 
 /// Wall-clock time since the Unix epoch (cookie timestamps, rate limiting buckets).
-fn now() -> Duration {
+pub(super) fn now() -> Duration {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap_or_default()

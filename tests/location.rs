@@ -264,3 +264,56 @@ fn a_database_path_may_be_absolute() {
         Some("australiaeast")
     );
 }
+
+/// Each answering thread keeps recent lookups (`geo/cache.rs`): a network narrower than the
+/// cache's /24 block must not answer for its neighbour, and a database replaced by a reload must
+/// answer at once, on every thread, with its own records.
+#[test]
+fn lookups_cached_per_thread_stay_exact_across_networks_and_reloads() {
+    let dir = TestDir::with_zone(ZONE);
+    let halves = maxmind_city(&[
+        CityRecord {
+            net: "81.2.69.0/25",
+            at: Some((51.51, -0.09)),
+            country: Some("GB"),
+            continent: Some("EU"),
+        },
+        CityRecord {
+            net: "81.2.69.128/25",
+            at: Some((-33.87, 151.21)),
+            country: Some("AU"),
+            continent: Some("OC"),
+        },
+    ]);
+    dir.write_bytes("geoip/city.mmdb", &halves);
+    dir.write("geoip/geoip.yaml", "database: city.mmdb\n");
+    let s = TestServer::start(&dir.path);
+    // Alternate the two halves of one /24, many times over (both UDP threads see both).
+    for _ in 0..20 {
+        assert_eq!(region_for(&s, "81.2.69.7/32"), ("westeurope".into(), 25));
+        assert_eq!(
+            region_for(&s, "81.2.69.200/32"),
+            ("australiaeast".into(), 25)
+        );
+    }
+    // The same file name, new content: São Paulo for the whole /24.
+    let whole = maxmind_city(&[CityRecord {
+        net: "81.2.69.0/24",
+        at: Some((-23.55, -46.63)),
+        country: Some("BR"),
+        continent: Some("SA"),
+    }]);
+    dir.write_bytes("geoip/city.mmdb", &whole);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while region_for(&s, "81.2.69.7/32").0 != "brazilsouth" {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the new database was not used within 10 s"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    for _ in 0..20 {
+        assert_eq!(region_for(&s, "81.2.69.7/32"), ("brazilsouth".into(), 24));
+        assert_eq!(region_for(&s, "81.2.69.200/32"), ("brazilsouth".into(), 24));
+    }
+}

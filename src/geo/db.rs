@@ -2,12 +2,13 @@
 //! (nested `location.latitude`, `country.iso_code`, `continent.code`) and the flat ip-location-db
 //! layout (top-level `latitude`, `longitude` as 32-bit floats, `country_code`).
 
-use super::{Point, centroids};
+use super::{Point, cache, centroids};
 use ipnet::IpNet;
 use maxminddb::Reader;
 use serde::Deserialize;
 use std::net::IpAddr;
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 /// What a database record gave for a client.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -38,7 +39,12 @@ pub struct GeoDb {
     reader: Reader<Vec<u8>>,
     ipv4_only: bool,
     name: String,
+    /// Distinguishes this open database in the per-thread record cache.
+    id: u64,
 }
+
+/// Ids of opened databases, never reused (they name a database in the per-thread caches).
+static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 
 impl std::fmt::Debug for GeoDb {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -120,6 +126,7 @@ impl GeoDb {
             reader,
             ipv4_only,
             name: path.display().to_string(),
+            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
         })
     }
 
@@ -128,16 +135,40 @@ impl GeoDb {
         if self.ipv4_only && addr.is_ipv6() {
             return None;
         }
-        let result = self.reader.lookup(addr).ok()?;
-        let network = result.network().ok()?;
-        let network = IpNet::new(network.network(), network.prefix()).ok()?;
-        let record: Record = result.decode().ok().flatten()?;
-        let (point, detail) = interpret(&record);
+        let (network, value) = match cache::network(self.id, addr) {
+            Some(hit) => hit,
+            None => {
+                let (network, value) = self.walk(addr)?;
+                cache::keep_network(self.id, addr, network, value);
+                (network, value)
+            }
+        };
+        let (point, detail) = value?;
         Some(Found {
             network,
             point,
             detail,
         })
+    }
+
+    /// The database's network holding `addr` and its record (decoded, or from the cache of
+    /// decoded records by offset).
+    fn walk(&self, addr: IpAddr) -> Option<(IpNet, cache::Interpreted)> {
+        let result = self.reader.lookup(addr).ok()?;
+        let network = result.network().ok()?;
+        let network = IpNet::new(network.network(), network.prefix()).ok()?;
+        let Some(offset) = result.offset() else {
+            return Some((network, None));
+        };
+        if let Some(value) = cache::record(self.id, offset) {
+            return Some((network, value));
+        }
+        let value = match result.decode::<Record>() {
+            Ok(Some(record)) => Some(interpret(&record)),
+            _ => None,
+        };
+        cache::keep_record(self.id, offset, value);
+        Some((network, value))
     }
 }
 

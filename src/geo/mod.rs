@@ -1,8 +1,10 @@
 //! Where a client is: coordinates, great-circle distance, location overrides and GeoIP lookup.
 //!
 //! `db.rs` reads MaxMind DB files of both layouts in use; `centroids.rs` holds the country and
-//! continent centroids used when a record has a country but no coordinates.
+//! continent centroids used when a record has a country but no coordinates; `cache.rs` keeps each
+//! thread's recent lookups.
 
+mod cache;
 mod centroids;
 mod db;
 

@@ -15,6 +15,8 @@ use std::time::{Duration, Instant};
 struct Burst {
     full: usize,
     truncated: usize,
+    /// How long sending took (buckets refill meanwhile).
+    sending: Duration,
 }
 
 /// Sends every packet as fast as it can from `source` while a second thread collects answers
@@ -43,6 +45,7 @@ fn burst(server: SocketAddr, source: &str, packets: &[Vec<u8>]) -> Burst {
         }
         out
     });
+    let started = Instant::now();
     for (i, p) in packets.iter().enumerate() {
         sock.send_to(p, server).unwrap();
         if i % 64 == 63 {
@@ -50,7 +53,11 @@ fn burst(server: SocketAddr, source: &str, packets: &[Vec<u8>]) -> Burst {
             std::thread::sleep(Duration::from_millis(2));
         }
     }
-    collect.join().unwrap()
+    let sending = started.elapsed();
+    Burst {
+        sending,
+        ..collect.join().unwrap()
+    }
 }
 
 fn start(server_yaml: &str) -> (TestDir, TestServer) {
@@ -178,7 +185,9 @@ fn an_ecs_forwarding_resolver_is_a_normal_client_but_its_total_is_bounded() {
     // An attacker varying ECS: bounded by the network's total.
     reconfigure(&dir, &s, "rate_limit: {source_responses_per_second: 100}\n");
     let b = burst(s.addr, "127.0.0.9", &ecs_queries(1000));
-    assert!((100..=130).contains(&b.full), "{b:?}");
+    // The bucket's 100 plus what refills while the burst is sent (longer on a loaded machine).
+    let most = 130 + (100.0 * b.sending.as_secs_f64()) as usize;
+    assert!((100..=most).contains(&b.full), "{b:?}, at most {most}");
 }
 
 #[test]

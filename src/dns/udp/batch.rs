@@ -54,25 +54,59 @@ pub(super) fn set_options(socket: &Socket, ipv6: bool) {
     }
 }
 
-/// Receive and send state of one thread: buffers, addresses and the headers pointing at them.
+/// Receive and send state of one thread: buffers, addresses and the message headers pointing at
+/// them. Boxed and never moved, so the headers' pointers, set once, stay valid: a receive only
+/// resets the address lengths, a send only fills what differs per answer.
 struct Batch {
-    packets: Box<[[u8; PACKET]; BATCH]>,
+    packets: [[u8; PACKET]; BATCH],
     names: [libc::sockaddr_storage; BATCH],
     /// Per datagram received: its length and its address's length.
     lens: [(usize, libc::socklen_t); BATCH],
     outs: Vec<Vec<u8>>,
+    recv_iov: [libc::iovec; BATCH],
+    recv_msgs: [libc::mmsghdr; BATCH],
+    send_iov: [libc::iovec; BATCH],
+    send_msgs: [libc::mmsghdr; BATCH],
+}
+
+impl Batch {
+    fn new() -> Box<Self> {
+        // SAFETY: every field is plain data (bytes, sockaddr_storage, iovec, mmsghdr, integers)
+        // for which all zeroes is a valid value, except `outs`, written before any use.
+        let mut b: Box<Self> = unsafe {
+            let layout = std::alloc::Layout::new::<Self>();
+            let ptr = std::alloc::alloc_zeroed(layout).cast::<Self>();
+            if ptr.is_null() {
+                std::alloc::handle_alloc_error(layout);
+            }
+            std::ptr::addr_of_mut!((*ptr).outs)
+                .write((0..BATCH).map(|_| Vec::with_capacity(PACKET)).collect());
+            Box::from_raw(ptr)
+        };
+        for i in 0..BATCH {
+            b.recv_iov[i] = libc::iovec {
+                iov_base: b.packets[i].as_mut_ptr().cast(),
+                iov_len: PACKET,
+            };
+            let name = (&mut b.names[i] as *mut libc::sockaddr_storage).cast();
+            let recv_iov: *mut libc::iovec = &mut b.recv_iov[i];
+            let send_iov: *mut libc::iovec = &mut b.send_iov[i];
+            let m = &mut b.recv_msgs[i].msg_hdr;
+            m.msg_name = name;
+            m.msg_iov = recv_iov;
+            m.msg_iovlen = 1;
+            let m = &mut b.send_msgs[i].msg_hdr;
+            m.msg_iov = send_iov;
+            m.msg_iovlen = 1;
+        }
+        b
+    }
 }
 
 /// Serves one socket until `stop` is set.
 pub(super) fn serve(socket: &UdpSocket, shared: &Shared, stop: &AtomicBool) {
     let fd = socket.as_raw_fd();
-    // SAFETY: sockaddr_storage is plain data; all zeroes is a valid (empty) value.
-    let mut b = Batch {
-        packets: Box::new([[0u8; PACKET]; BATCH]),
-        names: unsafe { std::mem::zeroed() },
-        lens: [(0, 0); BATCH],
-        outs: (0..BATCH).map(|_| Vec::with_capacity(PACKET)).collect(),
-    };
+    let mut b = Batch::new();
     let mut rrl = rrl::Local::default();
     while !stop.load(Ordering::Relaxed) {
         let count = match receive(fd, &mut b) {
@@ -111,24 +145,15 @@ pub(super) fn serve(socket: &UdpSocket, shared: &Shared, stop: &AtomicBool) {
 
 /// One `recvmmsg`: how many datagrams arrived (their lengths go to `b.lens`).
 fn receive(fd: libc::c_int, b: &mut Batch) -> io::Result<usize> {
-    let mut iov: [libc::iovec; BATCH] = std::array::from_fn(|i| libc::iovec {
-        iov_base: b.packets[i].as_mut_ptr().cast(),
-        iov_len: PACKET,
-    });
-    // SAFETY: mmsghdr is plain data; all zeroes is a valid empty header.
-    let mut msgs: [libc::mmsghdr; BATCH] = unsafe { std::mem::zeroed() };
-    for (i, m) in msgs.iter_mut().enumerate() {
-        m.msg_hdr.msg_name = (&mut b.names[i] as *mut libc::sockaddr_storage).cast();
+    for m in &mut b.recv_msgs {
         m.msg_hdr.msg_namelen = std::mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
-        m.msg_hdr.msg_iov = &mut iov[i];
-        m.msg_hdr.msg_iovlen = 1;
     }
-    // SAFETY: every header points at live buffers of the stated sizes for the whole call; the
-    // socket's receive timeout bounds the wait for the first datagram.
+    // SAFETY: every header points at live buffers of the stated sizes (set in `Batch::new`, the
+    // batch never moves); the socket's receive timeout bounds the wait for the first datagram.
     let n = unsafe {
         libc::recvmmsg(
             fd,
-            msgs.as_mut_ptr(),
+            b.recv_msgs.as_mut_ptr(),
             BATCH as libc::c_uint,
             libc::MSG_WAITFORONE,
             std::ptr::null_mut(),
@@ -137,7 +162,7 @@ fn receive(fd: libc::c_int, b: &mut Batch) -> io::Result<usize> {
     if n < 0 {
         return Err(io::Error::last_os_error());
     }
-    for (i, m) in msgs[..n as usize].iter().enumerate() {
+    for (i, m) in b.recv_msgs[..n as usize].iter().enumerate() {
         b.lens[i] = (m.msg_len as usize, m.msg_hdr.msg_namelen);
     }
     Ok(n as usize)
@@ -150,23 +175,16 @@ fn transmit(
     received: usize,
     send: &[bool; BATCH],
 ) -> io::Result<()> {
-    // SAFETY: as in `receive`: plain data, zeroes valid.
-    let mut iov: [libc::iovec; BATCH] = unsafe { std::mem::zeroed() };
-    let mut msgs: [libc::mmsghdr; BATCH] = unsafe { std::mem::zeroed() };
     let mut count = 0;
     for (i, _) in send.iter().enumerate().take(received).filter(|(_, s)| **s) {
-        let namelen = b.lens[i].1;
-        iov[count] = libc::iovec {
-            iov_base: b.outs[i].as_mut_ptr().cast(),
-            iov_len: b.outs[i].len(),
-        };
-        let m = &mut msgs[count].msg_hdr;
+        b.send_iov[count].iov_base = b.outs[i].as_mut_ptr().cast();
+        b.send_iov[count].iov_len = b.outs[i].len();
+        let m = &mut b.send_msgs[count].msg_hdr;
         m.msg_name = (&mut b.names[i] as *mut libc::sockaddr_storage).cast();
-        m.msg_namelen = namelen;
-        m.msg_iov = &mut iov[count];
-        m.msg_iovlen = 1;
+        m.msg_namelen = b.lens[i].1;
         count += 1;
     }
+    let msgs = &mut b.send_msgs;
     let mut sent = 0;
     // Bounded: each round sends at least one datagram or gives up on the rest.
     while sent < count {

@@ -3,7 +3,7 @@
 //! health table published on every transition. Probes only write health; routing only reads it.
 
 use super::state::{Health, Machine, Thresholds, Transition};
-use super::table::{HealthState, ReplicaId};
+use super::table::{HealthState, ReplicaHealth};
 use crate::config::{Config, ProbePolicy, spec::ProbeKindSpec};
 use crate::state::Shared;
 use serde_json::{Value, json};
@@ -417,9 +417,12 @@ impl Prober {
         let now_ms = self.started.elapsed().as_millis() as u64;
         let mut records = self.records.lock().unwrap_or_else(|e| e.into_inner());
         let rec = records.entry(t.key.clone()).or_default();
+        let was_suspect = rec.machine.suspect();
         let transition = rec.machine.observe(now_ms, result.success, &thresholds);
+        let suspicion_changed = rec.machine.suspect() != was_suspect;
         self.shared.metrics.probe(result.success, result.latency);
         rec.last = Some((result.clone(), SystemTime::now()));
+        let transition_or_suspicion = transition.is_some() || suspicion_changed;
         if let Some(tr) = transition {
             tracing::info!(
                 target: "georoute::health",
@@ -430,6 +433,8 @@ impl Prober {
                 self.shared.metrics.transition(tr.to == Health::Up);
             }
             rec.last_transition = Some((tr, SystemTime::now()));
+        }
+        if transition_or_suspicion {
             drop(records);
             self.schedule_publish();
         }
@@ -550,33 +555,39 @@ impl Prober {
 
 /// The health table of a configuration from the probe records.
 fn build_state(config: &Config, records: &HashMap<TargetKey, Record>) -> HealthState {
-    let down = |key: &TargetKey| {
-        records
-            .get(key)
-            .is_some_and(|r| r.machine.health() == Health::Down)
+    // When a record last came back up from down (the failback ramp's start), Unix ms.
+    let recovered = |r: &Record| {
+        r.last_transition
+            .as_ref()
+            .filter(|(tr, _)| tr.from == Health::Down && tr.to == Health::Up)
+            .and_then(|(_, at)| at.duration_since(SystemTime::UNIX_EPOCH).ok())
+            .map(|d| d.as_millis() as u64)
     };
-    let mut unhealthy: Vec<ReplicaId> = Vec::new();
+    let mut state = HealthState::from_config(config);
     for (z, zone) in config.zones.iter().enumerate() {
         for (r, reg) in zone.registries.iter().enumerate() {
             for (i, rep) in reg.replicas.iter().enumerate() {
-                if down(&TargetKey::Replica(
-                    zone.name.clone(),
-                    reg.name.clone(),
-                    rep.region.clone(),
-                )) {
-                    unhealthy.push((z, r, i));
+                let key =
+                    TargetKey::Replica(zone.name.clone(), reg.name.clone(), rep.region.clone());
+                if let Some(rec) = records.get(&key) {
+                    let health = ReplicaHealth {
+                        down: rec.machine.health() == Health::Down,
+                        suspect: rec.machine.suspect(),
+                        recovered_at_ms: recovered(rec),
+                    };
+                    state = state.with_replica((z, r, i), health);
                 }
             }
         }
     }
-    let regions_down = config
-        .regions
-        .regions
-        .iter()
-        .enumerate()
-        .filter(|(_, r)| down(&TargetKey::Region(r.name.clone())))
-        .map(|(i, _)| i);
-    HealthState::from_config(config)
-        .with_unhealthy(unhealthy)
-        .with_regions_down(regions_down)
+    for (i, region) in config.regions.regions.iter().enumerate() {
+        if let Some(rec) = records.get(&TargetKey::Region(region.name.clone())) {
+            if rec.machine.health() == Health::Down {
+                state = state.with_regions_down([i]);
+            } else if let Some(at) = recovered(rec) {
+                state = state.with_region_recovered(i, at);
+            }
+        }
+    }
+    state
 }

@@ -55,6 +55,7 @@ pub struct Machine {
     health: Health,
     successes: u32,
     failures: u32,
+    suspect: bool,
     transitions: VecDeque<u64>,
     hold_until_ms: Option<u64>,
     hold_level: u32,
@@ -66,6 +67,7 @@ impl Default for Machine {
             health: Health::Unknown,
             successes: 0,
             failures: 0,
+            suspect: false,
             transitions: VecDeque::new(),
             hold_until_ms: None,
             hold_level: 0,
@@ -89,6 +91,12 @@ impl Machine {
         self.failures
     }
 
+    /// True from a failed probe of a usable replica until it is down or has had `rise`
+    /// successes again: answers that choose it carry the short suspect TTL.
+    pub fn suspect(&self) -> bool {
+        self.suspect
+    }
+
     /// When a hold-down ends, if one is running.
     pub fn held_until_ms(&self) -> Option<u64> {
         self.hold_until_ms
@@ -103,6 +111,17 @@ impl Machine {
             self.failures = self.failures.saturating_add(1);
             self.successes = 0;
         }
+        let transition = self.step(now_ms, success, t);
+        self.suspect = match self.health {
+            Health::Down => false,
+            _ if !success => self.health == Health::Up,
+            _ => self.suspect && self.successes < t.rise,
+        };
+        transition
+    }
+
+    /// The hysteresis and flap rules of [`Machine::observe`], after the counts are updated.
+    fn step(&mut self, now_ms: u64, success: bool, t: &Thresholds) -> Option<Transition> {
         while self
             .transitions
             .front()
@@ -211,6 +230,41 @@ mod tests {
             ("down and back", "+---+++", "UUUDDDU"),
         ] {
             assert_eq!(run(&mut Machine::default(), 0, results), want, "{what}");
+        }
+    }
+
+    #[test]
+    fn suspect_from_the_first_failure_until_down_or_risen_again() {
+        // 'S' = up but suspect.
+        let suspicion = |results: &str| {
+            let mut m = Machine::default();
+            results
+                .chars()
+                .enumerate()
+                .map(|(i, c)| {
+                    m.observe(i as u64 * 10_000, c == '+', &T);
+                    match (m.health(), m.suspect()) {
+                        (Health::Up, true) => 'S',
+                        (Health::Up, false) => 'U',
+                        (Health::Down, false) => 'D',
+                        other => panic!("{other:?}"),
+                    }
+                })
+                .collect::<String>()
+        };
+        for (what, results, want) in [
+            ("healthy", "+++", "UUU"),
+            ("a blip is suspect until rise successes", "+-+++", "USSSU"),
+            ("suspect until down", "+---", "USSD"),
+            (
+                "down is not suspect, nor is its recovery",
+                "---+++",
+                "DDDDDU",
+            ),
+            ("suspect again on the next failure", "+-++-+++", "USSSSSSU"),
+            ("a first failure is down at once", "-", "D"),
+        ] {
+            assert_eq!(suspicion(results), want, "{what}");
         }
     }
 

@@ -1,25 +1,50 @@
 //! The health table: an immutable [`HealthState`], replaced whole on change, always paired with
 //! the configuration it is indexed for (`state::Serving`).
 //!
-//! The prober builds a new state on every health transition; regions marked down in
-//! `probes/regions.yaml` are unhealthy for every registry.
+//! Dense, in configuration order: a replica's entry is two index reads away (no hashing on the
+//! query path). The prober builds a new state on every change of health or suspicion; regions
+//! marked down in `probes/regions.yaml` are unhealthy for every registry.
 
 use crate::config::Config;
-use std::collections::HashSet;
 
 /// Identifies a replica within one configuration: (zone, registry, replica) indexes.
 pub type ReplicaId = (usize, usize, usize);
 
+/// One replica's health as routing sees it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ReplicaHealth {
+    /// Declared down by its probe (after `fall` failures, or held down for flapping).
+    pub down: bool,
+    /// Its latest probe failed but it is not down: answers that choose it carry `ttl.suspect`.
+    pub suspect: bool,
+    /// When it last came back up after being down (Unix time, ms): the failback ramp's start.
+    pub recovered_at_ms: Option<u64>,
+}
+
 /// One consistent view of health.
 #[derive(Debug, Default)]
 pub struct HealthState {
-    unhealthy: HashSet<ReplicaId>,
+    /// `[zone][registry]` → (index of the registry's first replica in `replicas`, replicas).
+    spans: Vec<Vec<(usize, usize)>>,
+    replicas: Vec<ReplicaHealth>,
     region_down: Vec<bool>,
+    /// When each region's probe last came back up (Unix time, ms).
+    region_recovered_at_ms: Vec<Option<u64>>,
 }
 
 impl HealthState {
     /// Every replica healthy; regions down as the operator file says.
     pub fn from_config(config: &Config) -> Self {
+        let mut spans = Vec::with_capacity(config.zones.len());
+        let mut count = 0;
+        for zone in &config.zones {
+            let mut zone_spans = Vec::with_capacity(zone.registries.len());
+            for reg in &zone.registries {
+                zone_spans.push((count, reg.replicas.len()));
+                count += reg.replicas.len();
+            }
+            spans.push(zone_spans);
+        }
         let region_down = config
             .regions
             .regions
@@ -27,14 +52,34 @@ impl HealthState {
             .map(|r| config.region_health.down.contains_key(&r.name))
             .collect();
         Self {
-            unhealthy: HashSet::new(),
+            spans,
+            replicas: vec![ReplicaHealth::default(); count],
             region_down,
+            region_recovered_at_ms: vec![None; config.regions.regions.len()],
         }
     }
 
-    /// Marks replicas unhealthy (used by the prober and by tests).
+    /// The index of a replica's entry, when the id belongs to this table's configuration.
+    fn index(&self, (z, r, i): ReplicaId) -> Option<usize> {
+        let &(start, len) = self.spans.get(z)?.get(r)?;
+        (i < len).then_some(start + i)
+    }
+
+    /// Sets one replica's entry (an id outside the configuration is ignored).
+    pub fn with_replica(mut self, id: ReplicaId, health: ReplicaHealth) -> Self {
+        if let Some(at) = self.index(id) {
+            self.replicas[at] = health;
+        }
+        self
+    }
+
+    /// Marks replicas down (used by the prober and by tests).
     pub fn with_unhealthy(mut self, ids: impl IntoIterator<Item = ReplicaId>) -> Self {
-        self.unhealthy.extend(ids);
+        for id in ids {
+            if let Some(at) = self.index(id) {
+                self.replicas[at].down = true;
+            }
+        }
         self
     }
 
@@ -48,19 +93,44 @@ impl HealthState {
         self
     }
 
+    /// Records when a region's probe came back up, by catalogue index.
+    pub fn with_region_recovered(mut self, region: usize, at_ms: u64) -> Self {
+        if let Some(at) = self.region_recovered_at_ms.get_mut(region) {
+            *at = Some(at_ms);
+        }
+        self
+    }
+
+    /// A replica's entry (healthy and unsuspected when the id is not in the table).
+    pub fn replica(&self, id: ReplicaId) -> ReplicaHealth {
+        self.index(id)
+            .map(|at| self.replicas[at])
+            .unwrap_or_default()
+    }
+
     /// True when the replica itself is healthy (its region aside).
     pub fn replica_up(&self, id: ReplicaId) -> bool {
-        !self.unhealthy.contains(&id)
+        !self.replica(id).down
     }
 
     /// True when the replica and its region are healthy.
     pub fn healthy(&self, id: ReplicaId, region_index: usize) -> bool {
-        !self.region_down.get(region_index).copied().unwrap_or(false)
-            && (self.unhealthy.is_empty() || !self.unhealthy.contains(&id))
+        self.region_up(region_index) && self.replica_up(id)
     }
 
     /// True when the region is not marked down.
     pub fn region_up(&self, region_index: usize) -> bool {
         !self.region_down.get(region_index).copied().unwrap_or(false)
+    }
+
+    /// When the replica last became eligible again: the later of its own recovery and its
+    /// region's (Unix time, ms).
+    pub fn recovered_at_ms(&self, id: ReplicaId, region_index: usize) -> Option<u64> {
+        let region = self
+            .region_recovered_at_ms
+            .get(region_index)
+            .copied()
+            .flatten();
+        self.replica(id).recovered_at_ms.max(region)
     }
 }

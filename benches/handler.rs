@@ -77,7 +77,7 @@ fn main() {
         packet,
         source,
         transport: Transport::Udp,
-        now: 1_700_000_000,
+        now_ms: 1_700_000_000_000,
     };
     for (what, packets) in mixes.iter().filter(|(w, _)| w.contains(only.as_str())) {
         for p in packets.iter().cycle().take(n.min(10_000)) {

@@ -125,7 +125,7 @@ fn per_query(snap: &georoute::state::Snapshot, health: &HealthState, packets: &[
                 packet: black_box(p),
                 source,
                 transport: Transport::Udp,
-                now: 1_700_000_000,
+                now_ms: 1_700_000_000_000,
             };
             black_box(handle(snap, health, &secrets, &request, out));
         }

@@ -109,7 +109,8 @@ fn explain_global(
     } else {
         let _ = writeln!(s, "view:     none (public answers)");
     }
-    let route = global::route_global(snap, health, z, registry, located_by, view);
+    let now_ms = now_ms();
+    let route = global::route_global(snap, health, z, registry, located_by, view, now_ms);
     let where_ = match (&route.located.source, route.located.point) {
         (_, None) => {
             format!("unknown (no override or GeoIP record for {located_by}): default_regions order")
@@ -141,13 +142,35 @@ fn explain_global(
         (LocationSource::Unknown, Some(_)) => "unknown".into(),
     };
     let _ = writeln!(s, "location: {where_} (looked up: {located_by})");
+    if let Some(m) = route.measured {
+        let mut times: Vec<(f64, &str)> = m
+            .rtt_ms
+            .iter()
+            .map(|&(r, ms)| (ms, snap.config.regions.get(r).name.as_str()))
+            .collect();
+        times.sort_by(|a, b| a.0.total_cmp(&b.0));
+        let list: Vec<String> = times.iter().map(|(ms, r)| format!("{r} {ms} ms")).collect();
+        let _ = writeln!(
+            s,
+            "ranked:   by measured RTT ({} in geoip/latency.yaml): {}; tie band {} ms; regions without a time follow by distance",
+            m.clients,
+            list.join(", "),
+            reg.routing.tie_band_ms
+        );
+    }
     let _ = writeln!(s, "replicas:");
     let _ = writeln!(
         s,
         "  {:<20} {:>11} {:>8} {:>8} {:>7} {:>7} {:>9}",
         "region", "distance_km", "routing", "replica", "region", "weight", "eligible"
     );
+    let ramp_ms = reg.routing.failback_ramp_ms;
     for (i, rep) in reg.replicas.iter().enumerate() {
+        let id = (z, registry, i);
+        let ramp = health
+            .recovered_at_ms(id, rep.region_index)
+            .map(|at| now_ms.saturating_sub(at))
+            .filter(|&elapsed| ramp_ms > 0 && elapsed < ramp_ms);
         let d = route
             .located
             .point
@@ -168,10 +191,11 @@ fn explain_global(
             },
             if region_up { "up" } else { "down" },
             rep.weight,
-            if rep.global_endpoint_routing && healthy {
-                "yes"
-            } else {
-                "no"
+            match (rep.global_endpoint_routing && healthy, ramp) {
+                (false, _) => "no".to_string(),
+                (true, None) if health.replica(id).suspect => "suspect".to_string(),
+                (true, None) => "yes".to_string(),
+                (true, Some(e)) => format!("ramp {}%", e * 100 / ramp_ms),
             }
         );
     }
@@ -189,8 +213,13 @@ fn explain_global(
                     "hashed on the client subnet among {among} equivalent replicas (tie band)"
                 ),
                 Reason::Failover { nearest, among } => format!(
-                    "failover: nearest routed replica {} is not eligible; hashed among the {among} nearest eligible",
-                    reg.replicas[nearest].region
+                    "failover: nearest routed replica {} is not eligible; hashed among the {among} nearest eligible within the failover band{}",
+                    reg.replicas[nearest].region,
+                    match (d.failover_limit, d.by_rtt) {
+                        (Some(l), true) => format!(" (up to {l:.0} ms)"),
+                        (Some(l), false) => format!(" (up to {l:.0} km)"),
+                        (None, _) => String::new(),
+                    }
                 ),
                 Reason::DefaultOrder => {
                     "unknown location: first eligible of default_regions / home region".into()
@@ -198,12 +227,28 @@ fn explain_global(
             };
             let _ = writeln!(
                 s,
-                "choice:   {} ({why}){}",
+                "choice:   {} ({why}){}{}{}",
                 reg.replicas[d.replica].region,
                 if d.fail_open {
                     " [fail open: no routed replica is healthy]"
                 } else {
                     ""
+                },
+                match d.ramp {
+                    crate::route::Ramp::Held => {
+                        " [failback ramp: a recovering nearer replica has not taken this client back yet]"
+                    }
+                    crate::route::Ramp::Returned =>
+                        " [failback ramp: returned to this recovering replica]",
+                    _ => "",
+                },
+                if d.suspect {
+                    format!(
+                        " [suspect: its latest probe failed; TTL {} s instead of {} s]",
+                        reg.ttl_suspect, reg.ttl_global
+                    )
+                } else {
+                    String::new()
                 }
             );
         }
@@ -229,7 +274,7 @@ fn answer_text(
         packet: &packet,
         source: client,
         transport: Transport::Tcp,
-        now: 0,
+        now_ms: now_ms(),
     };
     // The query carries no COOKIE, so the secret is never used.
     let secrets = crate::dns::cookie::Secrets {
@@ -251,4 +296,12 @@ fn answer_text(
             parts.join(" | ")
         }
     }
+}
+
+/// Now, in Unix ms (the failback ramp's clock).
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
 }

@@ -88,6 +88,9 @@ pub struct Metrics {
     rate_limited_slipped: AtomicU64,
     cookies_valid: AtomicU64,
     cookies_unverified: AtomicU64,
+    suspect_answers: AtomicU64,
+    ramp_held: AtomicU64,
+    ramp_returned: AtomicU64,
 }
 
 impl Metrics {
@@ -124,6 +127,14 @@ impl Metrics {
         }
         if let (Some(z), Some((r, p))) = (about.zone, about.chosen) {
             counters.chosen[z][r][p].fetch_add(1, Relaxed);
+            if about.suspect {
+                self.suspect_answers.fetch_add(1, Relaxed);
+            }
+            match about.ramp {
+                crate::route::Ramp::Held => self.ramp_held.fetch_add(1, Relaxed),
+                crate::route::Ramp::Returned => self.ramp_returned.fetch_add(1, Relaxed),
+                _ => 0,
+            };
         }
     }
 
@@ -370,6 +381,21 @@ pub fn render(m: &Metrics, counters: &Counters, config: &Config, g: &Gauges) -> 
             vec![
                 ("result=\"valid\"", v(&m.cookies_valid)),
                 ("result=\"unverified\"", v(&m.cookies_unverified)),
+            ],
+        ),
+        (
+            "georoute_route_suspect_answers_total",
+            "counter",
+            "Global answers that chose a suspect replica (latest probe failed) and carried ttl.suspect.",
+            vec![("", v(&m.suspect_answers))],
+        ),
+        (
+            "georoute_route_failback_ramp_answers_total",
+            "counter",
+            "Global answers during a failback ramp: client returned to the recovering replica, or held back from it for now.",
+            vec![
+                ("outcome=\"returned\"", v(&m.ramp_returned)),
+                ("outcome=\"held\"", v(&m.ramp_held)),
             ],
         ),
         (

@@ -478,3 +478,51 @@ fn too_many_replicas_for_routing() {
         "{err}"
     );
 }
+
+#[test]
+fn latency_table_and_routing_knobs() {
+    let (dir, _) = config(BASE);
+    let latency = "networks:
+  - {clients: 198.51.100.0/24, rtt_ms: {westeurope: 12, eastus: 85}}
+  - {clients: 198.51.100.0/25, rtt_ms: {westeurope: 9}}
+  - {clients: »198.51.100.0/24, rtt_ms: {eastus: 80}}
+  - {clients: 203.0.113.0/24, rtt_ms: {nowhere: »5, eastus: »-3}}
+  - {clients: »203.0.113.9/24, rtt_ms: {eastus: 5}}
+";
+    let at = dir.write("geoip/latency.yaml", latency);
+    let expected = [
+        (
+            "geoip/latency.yaml",
+            at[0],
+            "198.51.100.0/24 is listed twice (first at line 2); nested networks are fine",
+        ),
+        ("geoip/latency.yaml", at[1], "unknown region \"nowhere\""),
+        (
+            "geoip/latency.yaml",
+            at[2],
+            "rtt_ms.eastus must be 0..=60000",
+        ),
+        ("geoip/latency.yaml", at[3], "has host bits set"),
+    ];
+    rejected(&dir, &expected);
+
+    let yaml = BASE.replace(
+        "    home_region: eastus\n",
+        "    home_region: eastus\n    ttl: {global: 30, suspect: »0}\n    routing: {failback_ramp: »soon, failover_band_percent: »-1}\n",
+    );
+    let (dir, at) = config(&yaml);
+    let expected = [
+        (ZONE, at[0], "ttl.suspect must be 1..="),
+        (
+            ZONE,
+            at[1],
+            "failback_ramp \"soon\" is not a duration of at most 1h",
+        ),
+        (
+            ZONE,
+            at[2],
+            "failover_band_percent must be a non-negative number",
+        ),
+    ];
+    rejected(&dir, &expected);
+}

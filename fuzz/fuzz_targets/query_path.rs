@@ -111,7 +111,7 @@ fuzz_target!(|data: &[u8]| {
         packet,
         source,
         transport,
-        now,
+        now_ms: u64::from(now) * 1000,
     };
     let mut out = Vec::new();
     let handled = handle(&w.snap, health, &w.secrets, &request, &mut out);

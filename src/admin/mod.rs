@@ -106,6 +106,8 @@ pub fn status(admin: &Admin) -> serde_json::Value {
                     "global_endpoint_routing": rep.global_endpoint_routing,
                     "weight": rep.weight,
                     "healthy": health.replica_up((z, r, i)),
+                    "suspect": health.replica((z, r, i)).suspect,
+                    "failback_ramp": ramp_status(reg, health.recovered_at_ms((z, r, i), rep.region_index)),
                     "region_healthy": health.region_up(rep.region_index),
                     "eligible": rep.global_endpoint_routing && health.healthy((z, r, i), rep.region_index),
                     "probe": probes.get(&key),
@@ -165,4 +167,21 @@ pub fn metrics(admin: &Admin) -> String {
         &snapshot.config,
         &gauges,
     )
+}
+
+/// A replica's failback ramp right now: the share of its clients it has back, or null when it
+/// is not ramping.
+fn ramp_status(reg: &crate::config::Registry, recovered_at_ms: Option<u64>) -> serde_json::Value {
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0);
+    let ramp_ms = reg.routing.failback_ramp_ms;
+    match recovered_at_ms.map(|at| now_ms.saturating_sub(at)) {
+        Some(elapsed) if ramp_ms > 0 && elapsed < ramp_ms => json!({
+            "share": elapsed as f64 / ramp_ms as f64,
+            "recovered_at_unix": recovered_at_ms.unwrap_or(0) as f64 / 1000.0,
+        }),
+        _ => serde_json::Value::Null,
+    }
 }

@@ -1,6 +1,7 @@
 //! Reads a configuration folder (`zones/`, `probes/`, `geoip/`) and returns a validated Config.
 
 use super::error::{ConfigError, ConfigErrors, Problems};
+use super::latency::{LatencyFile, LatencyTable};
 use super::spec::{GeoIpFile, ProbesFile, RegionCatalogFile, RegionsHealthFile, ZoneFile};
 use super::{Config, settings, validate};
 use serde::de::DeserializeOwned;
@@ -26,7 +27,13 @@ pub fn load(dir: &Path) -> Result<Config, ConfigErrors> {
     } else {
         GeoIpFile::default()
     };
-    let geoip = settings::build_geoip(&geoip_path, geoip, &regions, &mut found);
+    let mut geoip = settings::build_geoip(&geoip_path, geoip, &regions, &mut found);
+    let latency_path = dir.join("geoip").join("latency.yaml");
+    if latency_path.exists()
+        && let Some(file) = parse_file::<LatencyFile>(&latency_path, &mut found)
+    {
+        geoip.latency = LatencyTable::build(&latency_path, file, &regions, &mut found);
+    }
 
     let mut policy_files = Vec::new();
     let mut region_health = None;

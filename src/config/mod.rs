@@ -4,6 +4,7 @@
 //! `settings.rs` check everything and build the types below. Nothing unvalidated gets out.
 
 pub mod error;
+pub mod latency;
 mod load;
 pub mod reload;
 pub mod server;
@@ -180,6 +181,8 @@ pub struct Registry {
     pub global_answer: GlobalAnswer,
     /// TTL of the global name.
     pub ttl_global: u32,
+    /// TTL of global answers choosing a suspect replica.
+    pub ttl_suspect: u32,
     /// TTL of regional names.
     pub ttl_regional: u32,
     /// TTL of data names.
@@ -201,8 +204,14 @@ pub struct Routing {
     pub tie_band_km: f64,
     /// Relative equivalence band, per cent.
     pub tie_band_percent: f64,
+    /// Equivalence band over measured round-trip times, ms.
+    pub tie_band_ms: f64,
     /// Nearest eligible replicas that share a failed replica's clients.
     pub failover_spread: usize,
+    /// How far beyond the nearest eligible replica the failover spread reaches, per cent.
+    pub failover_band_percent: f64,
+    /// How long a recovered replica takes to get all its clients back, ms (0: at once).
+    pub failback_ramp_ms: u64,
     /// Answer anyway when none is healthy.
     pub fail_open: bool,
 }
@@ -279,6 +288,8 @@ pub struct GeoIpSettings {
     pub subnet_v6: u8,
     /// Location overrides.
     pub locations: Vec<LocationOverride>,
+    /// Measured round-trip times (`geoip/latency.yaml`; empty when absent).
+    pub latency: latency::LatencyTable,
 }
 
 /// A CIDR that is placed at a fixed location.

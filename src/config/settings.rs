@@ -117,6 +117,7 @@ pub fn build_geoip(
         subnet_v4: file.subnet_prefix.ipv4.value.min(32),
         subnet_v6: file.subnet_prefix.ipv6.value.min(128),
         locations,
+        latency: Default::default(),
     }
 }
 

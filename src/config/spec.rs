@@ -136,6 +136,9 @@ pub struct TtlSpec {
     /// TTL of the global name.
     #[serde(default = "ttl_global")]
     pub global: Spanned<u32>,
+    /// TTL of global answers that choose a suspect replica (its latest probe failed).
+    #[serde(default = "ttl_suspect")]
+    pub suspect: Spanned<u32>,
     /// TTL of regional names.
     #[serde(default = "ttl_static")]
     pub regional: Spanned<u32>,
@@ -148,6 +151,7 @@ impl Default for TtlSpec {
     fn default() -> Self {
         Self {
             global: ttl_global(),
+            suspect: ttl_suspect(),
             regional: ttl_static(),
             data: ttl_static(),
         }
@@ -156,6 +160,9 @@ impl Default for TtlSpec {
 
 fn ttl_global() -> Spanned<u32> {
     fixed(30)
+}
+fn ttl_suspect() -> Spanned<u32> {
+    fixed(5)
 }
 fn ttl_static() -> Spanned<u32> {
     fixed(300)
@@ -171,9 +178,19 @@ pub struct RoutingSpec {
     /// Relative width of the equivalence band, in per cent of the nearest distance.
     #[serde(default = "tie_percent")]
     pub tie_band_percent: Spanned<f64>,
+    /// Equivalence band over measured round-trip times (`geoip/latency.yaml`), ms.
+    #[serde(default = "tie_ms")]
+    pub tie_band_ms: Spanned<f64>,
     /// How many nearest eligible replicas share a failed replica's clients.
     #[serde(default = "spread")]
     pub failover_spread: Spanned<u32>,
+    /// The failover spread only reaches this far beyond the nearest eligible replica, in per
+    /// cent of its distance (or the tie band, if larger).
+    #[serde(default = "failover_band")]
+    pub failover_band_percent: Spanned<f64>,
+    /// A recovered replica gets its clients back over this long (`0s`: at once).
+    #[serde(default = "no_ramp")]
+    pub failback_ramp: SpannedText,
     /// `open` (default) or `closed`.
     #[serde(default)]
     pub all_down: AllDownSpec,
@@ -184,7 +201,10 @@ impl Default for RoutingSpec {
         Self {
             tie_band_km: tie_km(),
             tie_band_percent: tie_percent(),
+            tie_band_ms: tie_ms(),
             failover_spread: spread(),
+            failover_band_percent: failover_band(),
+            failback_ramp: no_ramp(),
             all_down: AllDownSpec::Open,
         }
     }
@@ -195,6 +215,15 @@ fn tie_km() -> Spanned<f64> {
 }
 fn tie_percent() -> Spanned<f64> {
     fixed(10.0)
+}
+fn tie_ms() -> Spanned<f64> {
+    fixed(10.0)
+}
+fn failover_band() -> Spanned<f64> {
+    fixed(50.0)
+}
+fn no_ramp() -> SpannedText {
+    fixed("0s".to_string())
 }
 fn spread() -> Spanned<u32> {
     fixed(2)

@@ -96,6 +96,7 @@ fn build_registry(
     }
     for (t, what) in [
         (&spec.ttl.global, "ttl.global"),
+        (&spec.ttl.suspect, "ttl.suspect"),
         (&spec.ttl.regional, "ttl.regional"),
         (&spec.ttl.data, "ttl.data"),
     ] {
@@ -192,10 +193,31 @@ fn build_registry(
         .iter()
         .filter_map(|t| find_replica(t, p))
         .collect();
+    let ramp = &spec.routing.failback_ramp;
+    let failback_ramp_ms = match super::settings::parse_duration(&ramp.value) {
+        Some(d) if d <= std::time::Duration::from_secs(3600) => d.as_millis() as u64,
+        _ => {
+            p.at(
+                ramp,
+                format!(
+                    "failback_ramp {:?} is not a duration of at most 1h (such as 0s, 60s, 2m)",
+                    ramp.value
+                ),
+            );
+            0
+        }
+    };
     let routing = Routing {
         tie_band_km: non_negative(&spec.routing.tie_band_km, p, "tie_band_km"),
         tie_band_percent: non_negative(&spec.routing.tie_band_percent, p, "tie_band_percent"),
+        tie_band_ms: non_negative(&spec.routing.tie_band_ms, p, "tie_band_ms"),
         failover_spread: spec.routing.failover_spread.value.max(1) as usize,
+        failover_band_percent: non_negative(
+            &spec.routing.failover_band_percent,
+            p,
+            "failover_band_percent",
+        ),
+        failback_ramp_ms,
         fail_open: spec.routing.all_down == super::spec::AllDownSpec::Open,
     };
     if spec.routing.failover_spread.value == 0 {
@@ -218,6 +240,8 @@ fn build_registry(
         data_endpoints: spec.data_endpoints,
         global_answer: global_answer as GlobalAnswer,
         ttl_global: spec.ttl.global.value,
+        // Never longer than the ordinary TTL (a short ttl.global keeps its own length).
+        ttl_suspect: spec.ttl.suspect.value.min(spec.ttl.global.value),
         ttl_regional: spec.ttl.regional.value,
         ttl_data: spec.ttl.data.value,
         default_order,

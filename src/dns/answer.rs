@@ -25,6 +25,8 @@ pub struct Context<'a> {
     pub view: Option<ViewMatch<'a>>,
     /// Address used for location and hashing.
     pub client: IpAddr,
+    /// Now (Unix ms), for the failback ramp.
+    pub now_ms: u64,
 }
 
 /// The result of answering.
@@ -38,6 +40,10 @@ pub struct Outcome {
     pub scope: u8,
     /// The global name's chosen (registry, replica), for the metrics.
     pub chosen: Option<(usize, usize)>,
+    /// The chosen replica was suspect.
+    pub suspect: bool,
+    /// What a failback ramp did.
+    pub ramp: crate::route::Ramp,
 }
 
 impl Outcome {
@@ -47,6 +53,8 @@ impl Outcome {
             negative: false,
             scope,
             chosen: None,
+            suspect: false,
+            ramp: crate::route::Ramp::None,
         }
     }
 
@@ -57,11 +65,15 @@ impl Outcome {
             negative: true,
             scope,
             chosen: None,
+            suspect: false,
+            ramp: crate::route::Ramp::None,
         }
     }
 
-    fn chose(mut self, registry: usize, replica: usize) -> Self {
-        self.chosen = Some((registry, replica));
+    fn chose(mut self, registry: usize, d: &crate::route::Decision) -> Self {
+        self.chosen = Some((registry, d.replica));
+        self.suspect = d.suspect;
+        self.ramp = d.ramp;
         self
     }
 }
@@ -262,11 +274,17 @@ fn public_global(
         registry,
         ctx.client,
         view_reg.map(|(v, _)| v),
+        ctx.now_ms,
     );
     let Some(decision) = route.decision else {
         return Outcome::negative(rcode::NOERROR, route.scope);
     };
     let replica = decision.replica;
+    // A suspect replica may be declared down soon: resolvers should ask again within seconds.
+    let ttl_global = match decision.suspect {
+        true => reg.ttl_suspect,
+        false => reg.ttl_global,
+    };
     let private;
     let target_addresses = match view_reg {
         None => &reg.replicas[replica].addresses,
@@ -280,17 +298,12 @@ fn public_global(
         },
     };
     let outcome = match reg.global_answer {
-        GlobalAnswer::Address => addresses(
-            ctx,
-            r,
-            ctx.qname,
-            reg.ttl_global,
-            target_addresses,
-            route.scope,
-        ),
+        GlobalAnswer::Address => {
+            addresses(ctx, r, ctx.qname, ttl_global, target_addresses, route.scope)
+        }
         GlobalAnswer::Cname => {
             let target = &ctx.snap.names.zones[ctx.zone_index].regional[registry][replica];
-            r.name_record(ctx.qname, rtype::CNAME, reg.ttl_global, target);
+            r.name_record(ctx.qname, rtype::CNAME, ttl_global, target);
             let only_alias = ctx.qtype == rtype::CNAME || ctx.qtype == rtype::ANY;
             if only_alias
                 || write_addresses(r, ctx.qtype, target, reg.ttl_regional, target_addresses)
@@ -302,5 +315,5 @@ fn public_global(
             }
         }
     };
-    outcome.chose(registry, replica)
+    outcome.chose(registry, &decision)
 }

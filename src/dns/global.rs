@@ -2,6 +2,7 @@
 //! Shared by the query handler and `georoute explain`, so both always agree.
 
 use super::wire::ClientSubnet;
+use crate::config::latency::Measured;
 use crate::geo::{Located, LocationSource};
 use crate::health::HealthState;
 use crate::route::{self, Decision};
@@ -25,6 +26,8 @@ pub struct GlobalRoute<'a> {
     pub located: Located<'a>,
     /// The routing decision; `None` when nothing may answer (`all_down: closed`).
     pub decision: Option<Decision>,
+    /// The latency table's entry for the client's network, when it has one.
+    pub measured: Option<&'a Measured>,
     /// ECS scope prefix for the answer (before clamping to the source prefix).
     pub scope: u8,
 }
@@ -37,6 +40,7 @@ pub fn route_global<'a>(
     registry_index: usize,
     client: IpAddr,
     view: Option<ViewMatch<'a>>,
+    now_ms: u64,
 ) -> GlobalRoute<'a> {
     let zone = &snap.config.zones[zone_index];
     let registry = &zone.registries[registry_index];
@@ -51,27 +55,44 @@ pub fn route_global<'a>(
         },
         None => snap.geo.locate(client),
     };
-    let healthy = |i: usize| {
-        health.healthy(
-            (zone_index, registry_index, i),
-            registry.replicas[i].region_index,
-        )
-    };
     let geo = &snap.config.geoip;
+    // Measured round-trip times for the client's network (not inside a view: a view's clients
+    // are placed at its region).
+    let (measured, latency_scope) = match view {
+        None if !geo.latency.is_empty() => geo.latency.find(client),
+        _ => (None, 0),
+    };
+    let state = |i: usize| {
+        let id = (zone_index, registry_index, i);
+        let region = registry.replicas[i].region_index;
+        let replica = health.replica(id);
+        crate::route::ReplicaNow {
+            healthy: health.region_up(region) && !replica.down,
+            suspect: replica.suspect,
+            recovered_at_ms: health.recovered_at_ms(id, region),
+        }
+    };
     let key = route::subnet_key(client, geo.subnet_v4, geo.subnet_v6, registry.seed);
-    let decision = route::choose(registry, healthy, located.point, key);
+    let routed_client = route::Client {
+        location: located.point,
+        key,
+        measured,
+        now_ms,
+    };
+    let decision = route::choose_for(registry, state, &routed_client);
     let hashing_prefix = match client {
         IpAddr::V4(_) => geo.subnet_v4,
         IpAddr::V6(_) => geo.subnet_v6,
     };
     let scope = match (view, decision) {
         (Some(v), _) => v.scope,
-        (None, Some(d)) if d.hashed => located.scope.max(hashing_prefix),
-        _ => located.scope,
+        (None, Some(d)) if d.hashed => located.scope.max(latency_scope).max(hashing_prefix),
+        _ => located.scope.max(latency_scope),
     };
     GlobalRoute {
         located,
         decision,
+        measured,
         scope,
     }
 }

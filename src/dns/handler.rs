@@ -33,8 +33,8 @@ pub struct Request<'a> {
     pub source: IpAddr,
     /// How it came.
     pub transport: Transport,
-    /// Seconds since the Unix epoch (the timestamp of server cookies).
-    pub now: u32,
+    /// Milliseconds since the Unix epoch (server cookies' timestamps, the failback ramp).
+    pub now_ms: u64,
 }
 
 /// What happened to a query, for counting.
@@ -68,6 +68,10 @@ pub struct About {
     pub view: Option<usize>,
     /// The global name's choice: (registry, replica).
     pub chosen: Option<(usize, usize)>,
+    /// The choice was a suspect replica (answered with `ttl.suspect`).
+    pub suspect: bool,
+    /// What a failback ramp did to the choice.
+    pub ramp: crate::route::Ramp,
     /// The Client Subnet the query carried (when ECS is honoured).
     pub ecs: Option<ClientSubnet>,
     /// What the query's COOKIE proved.
@@ -121,11 +125,11 @@ pub fn handle(
         ..OptOut::default()
     });
     if let (Some(o), Some(c)) = (opt.as_mut(), query.edns.and_then(|e| e.cookie)) {
-        let (check, answer) = cookie::answer(secrets, &c, source, request.now);
+        let (check, answer) = cookie::answer(secrets, &c, source, (request.now_ms / 1000) as u32);
         about.cookie = check;
         o.cookie = Some(answer);
     }
-    let (rcode, opt_at) = respond(snap, health, &query, source, opt, &mut about, out);
+    let (rcode, opt_at) = respond(snap, health, &query, request, opt, &mut about, out);
     let question_len = query.question.len();
     let truncated = out.len() > limit;
     if truncated {
@@ -151,11 +155,12 @@ fn respond(
     snap: &Snapshot,
     health: &HealthState,
     q: &Query<'_>,
-    source: IpAddr,
+    request: &Request<'_>,
     opt: Option<OptOut>,
     about: &mut About,
     out: &mut Vec<u8>,
 ) -> (u16, usize) {
+    let (source, now_ms) = (request.source.to_canonical(), request.now_ms);
     let ecs = q
         .edns
         .and_then(|e| e.client_subnet)
@@ -204,6 +209,7 @@ fn respond(
         qtype: q.qtype,
         view,
         client,
+        now_ms,
     };
     let outcome = match entry {
         Some(entry) => answer::write(&ctx, entry, &mut r),
@@ -217,5 +223,7 @@ fn respond(
         ..o
     });
     about.chosen = outcome.chosen;
+    about.suspect = outcome.suspect;
+    about.ramp = outcome.ramp;
     (outcome.rcode, r.finish(outcome.rcode, opt, MAX_UDP_PAYLOAD))
 }

@@ -103,7 +103,7 @@ async fn connection(
                 packet: &packet[..len],
                 source: peer,
                 transport: Transport::Tcp,
-                now: super::udp::now().as_secs() as u32,
+                now_ms: super::udp::now().as_millis() as u64,
             };
             let handled = handle(
                 snapshot,

@@ -135,7 +135,7 @@ fn answer(
         packet,
         source: peer.ip(),
         transport: Transport::Udp,
-        now: now.as_secs() as u32,
+        now_ms: now.as_millis() as u64,
     };
     let handled = handle(
         snapshot,

@@ -175,7 +175,7 @@ impl Geo {
 }
 
 /// The prefix length at which `addr`'s block stops touching `net` (0 for another family).
-fn separating_prefix(addr: IpAddr, net: &IpNet) -> u8 {
+pub fn separating_prefix(addr: IpAddr, net: &IpNet) -> u8 {
     let common = match (addr, net.network()) {
         (IpAddr::V4(a), IpAddr::V4(n)) => (u32::from(a) ^ u32::from(n)).leading_zeros() as u8,
         (IpAddr::V6(a), IpAddr::V6(n)) => (u128::from(a) ^ u128::from(n)).leading_zeros() as u8,

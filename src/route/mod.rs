@@ -5,7 +5,8 @@ pub mod hash;
 
 pub use hash::{replica_seed, subnet_key};
 
-use crate::config::Registry;
+use crate::config::latency::Measured;
+use crate::config::{Registry, Routing};
 use crate::geo::Point;
 
 /// Registries may have at most this many replicas (Azure has about 60 regions).
@@ -32,53 +33,221 @@ pub enum Reason {
     DefaultOrder,
 }
 
+/// What a failback ramp did to this decision.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Ramp {
+    /// No replica was ramping for this client's registry.
+    #[default]
+    None,
+    /// A recovering replica nearer than the answer has not taken this client back yet.
+    Held,
+    /// The answer is a recovering replica that has taken this client back.
+    Returned,
+    /// Replicas are ramping, but neither of the above applies to this client.
+    Unaffected,
+}
+
 /// The routing decision.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Decision {
     /// Index of the chosen replica in `registry.replicas`.
     pub replica: usize,
     /// Why.
     pub reason: Reason,
-    /// True when the client subnet's hash picked among several replicas.
+    /// True when the client subnet's hash decided (among several replicas, or by a ramp).
     pub hashed: bool,
     /// True when no routed replica was healthy and all were treated as healthy.
     pub fail_open: bool,
+    /// True when the chosen replica is suspect (its answer gets `ttl.suspect`).
+    pub suspect: bool,
+    /// True when measured round-trip times decided (the band the answer came from was ranked
+    /// by them).
+    pub by_rtt: bool,
+    /// The failback ramp's part.
+    pub ramp: Ramp,
+    /// The failover band's outer edge (km, or ms when `by_rtt`), when failing over.
+    pub failover_limit: Option<f64>,
 }
 
-/// Picks the replica for the global name.
-///
-/// `healthy(i)` says whether replica `i` and its region are healthy. `location` is `None` when the
-/// client could not be located. `key` is [`subnet_key`] of the client's subnet and the registry.
-/// Returns `None` only when no routed replica is healthy and the registry says `all_down: closed`.
+/// What routing knows about one replica now.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ReplicaNow {
+    /// The replica and its region are healthy.
+    pub healthy: bool,
+    /// Its latest probe failed (not down yet).
+    pub suspect: bool,
+    /// When it last became eligible again (Unix ms), for the failback ramp.
+    pub recovered_at_ms: Option<u64>,
+}
+
+/// What routing knows about the client.
+#[derive(Debug, Clone, Copy)]
+pub struct Client<'a> {
+    /// Where it is; `None` when it could not be located.
+    pub location: Option<Point>,
+    /// [`subnet_key`] of its subnet and the registry.
+    pub key: u64,
+    /// Measured round-trip times of its network (`geoip/latency.yaml`), if any.
+    pub measured: Option<&'a Measured>,
+    /// Now (Unix ms), for the failback ramp.
+    pub now_ms: u64,
+}
+
+/// A replica's rank for one client: lower is better. Tier 0 ranks by a measured round-trip time
+/// (ms), tier 1 by distance, kept as the negated cosine of the angle (no trigonometry per replica).
+#[derive(Debug, Clone, Copy, PartialEq, PartialOrd)]
+struct Rank {
+    tier: u8,
+    value: f64,
+}
+
+impl Rank {
+    /// The rank's metric in its unit: ms, or km.
+    fn metric(self) -> f64 {
+        match self.tier {
+            0 => self.value,
+            _ => Point::closeness_to_km(-self.value),
+        }
+    }
+
+    /// The outer edge of a band `width(metric)` wide beyond this rank, in the same tier.
+    fn widen(self, width: impl Fn(f64) -> f64) -> Rank {
+        let m = self.metric();
+        let edge = m + width(m);
+        let value = match self.tier {
+            0 => edge,
+            // A hair of slack so that a replica exactly on the band's edge is inside it.
+            _ => -(Point::km_to_closeness(edge) - 1e-12),
+        };
+        Rank {
+            tier: self.tier,
+            value,
+        }
+    }
+
+    fn within(self, edge: Rank) -> bool {
+        self.tier == edge.tier && self.value <= edge.value
+    }
+}
+
+/// Width of the equivalence band at a metric (ms when `rtt`, else km).
+pub fn tie_width(routing: &Routing, rtt: bool, metric: f64) -> f64 {
+    match rtt {
+        true => routing.tie_band_ms,
+        false => routing
+            .tie_band_km
+            .max(metric * routing.tie_band_percent / 100.0),
+    }
+}
+
+/// Width of the failover band beyond the nearest eligible replica's metric.
+pub fn failover_width(routing: &Routing, rtt: bool, metric: f64) -> f64 {
+    (metric * routing.failover_band_percent / 100.0).max(tie_width(routing, rtt, metric))
+}
+
+/// Whether a ramping replica has taken the client with `key` back, `elapsed_ms` into a ramp of
+/// `ramp_ms`: a fixed draw per (client, replica) against the share so far, so a client that has
+/// returned stays returned.
+pub fn ramp_returned(key: u64, replica_seed: u64, elapsed_ms: u64, ramp_ms: u64) -> bool {
+    let draw = hash::mix64(key ^ replica_seed ^ 0x7261_6d70_7261_6d70);
+    let share = elapsed_ms as f64 / ramp_ms as f64;
+    ((draw >> 11) as f64 / (1u64 << 53) as f64) < share
+}
+
+/// Picks the replica for the global name from health alone (no latency table, no ramp):
+/// `healthy(i)` says whether replica `i` and its region are healthy.
 pub fn choose(
     registry: &Registry,
     healthy: impl Fn(usize) -> bool,
     location: Option<Point>,
     key: u64,
 ) -> Option<Decision> {
+    let client = Client {
+        location,
+        key,
+        measured: None,
+        now_ms: 0,
+    };
+    let state = |i| ReplicaNow {
+        healthy: healthy(i),
+        ..ReplicaNow::default()
+    };
+    choose_for(registry, state, &client)
+}
+
+/// Picks the replica for the global name (SPEC 3): eligibility, rank (measured RTT, then
+/// distance), equivalence band, failover spread within the failover band, failback ramp.
+/// Returns `None` only when no routed replica is healthy and the registry says `all_down: closed`.
+pub fn choose_for(
+    registry: &Registry,
+    state: impl Fn(usize) -> ReplicaNow,
+    client: &Client<'_>,
+) -> Option<Decision> {
     let replicas = &registry.replicas;
+    let routing = &registry.routing;
     let n = replicas.len().min(MAX_REPLICAS);
     let routed = |i: usize| replicas[i].global_endpoint_routing;
-    let any_healthy = (0..n).any(|i| routed(i) && healthy(i));
-    if !any_healthy && !registry.routing.fail_open {
+    let any_healthy = (0..n).any(|i| routed(i) && state(i).healthy);
+    if !any_healthy && !routing.fail_open {
         return None;
     }
     let fail_open = !any_healthy;
-    let eligible = |i: usize| routed(i) && (fail_open || healthy(i));
+    let usable = |i: usize| routed(i) && (fail_open || state(i).healthy);
+    // The failback ramp: Some(returned) for a usable replica still ramping up.
+    let ramping = |i: usize| -> Option<bool> {
+        if routing.failback_ramp_ms == 0 || fail_open || !usable(i) {
+            return None;
+        }
+        let elapsed = client.now_ms.saturating_sub(state(i).recovered_at_ms?);
+        (elapsed < routing.failback_ramp_ms).then(|| {
+            ramp_returned(
+                client.key,
+                replicas[i].seed,
+                elapsed,
+                routing.failback_ramp_ms,
+            )
+        })
+    };
+    let any_ramping = routing.failback_ramp_ms > 0 && (0..n).any(|i| ramping(i).is_some());
+    // A ramp never leaves a client without an answer.
+    let ramp_on = any_ramping && (0..n).any(|i| usable(i) && ramping(i) != Some(false));
+    let eligible = |i: usize| usable(i) && !(ramp_on && ramping(i) == Some(false));
+    let decide = |replica: usize, reason: Reason, count: usize, by_rtt, limit| {
+        let ramp = match (ramp_on, ramping(replica)) {
+            (false, _) => Ramp::None,
+            (true, Some(true)) => Ramp::Returned,
+            (true, _) => Ramp::Unaffected,
+        };
+        Decision {
+            replica,
+            reason,
+            hashed: count > 1 || ramp_on,
+            fail_open,
+            suspect: state(replica).suspect,
+            by_rtt,
+            ramp,
+            failover_limit: limit,
+        }
+    };
 
-    let point = match location {
+    let point = match client.location {
         Some(p) => p,
         None => {
             let order = registry.default_order.iter().chain([&registry.home]);
-            if let Some(&i) = order.clone().find(|&&i| eligible(i)) {
-                return Some(Decision {
-                    replica: i,
-                    reason: Reason::DefaultOrder,
-                    hashed: false,
-                    fail_open,
-                });
+            if client.measured.is_none()
+                && let Some(&i) = order.clone().find(|&&i| eligible(i))
+            {
+                let mut d = decide(i, Reason::DefaultOrder, 1, false, None);
+                if ramp_on
+                    && order
+                        .take_while(|&&j| j != i)
+                        .any(|&j| ramping(j) == Some(false))
+                {
+                    d.ramp = Ramp::Held;
+                }
+                return Some(d);
             }
-            // None of the default regions can serve: start from the first of them.
+            // Measured times, or none of the default regions can serve: rank from the first.
             let first = registry
                 .default_order
                 .first()
@@ -87,35 +256,35 @@ pub fn choose(
             replicas[first].point
         }
     };
-
-    // Rank by closeness (cosine of the angle, larger is nearer): no trigonometry per replica.
-    let mut near = [f64::NEG_INFINITY; MAX_REPLICAS];
-    let mut nearest_routed = usize::MAX;
-    for (i, rep) in replicas.iter().enumerate().take(n) {
-        if rep.global_endpoint_routing {
-            near[i] = point.closeness(&rep.point);
-            if nearest_routed == usize::MAX || near[i] > near[nearest_routed] {
-                nearest_routed = i;
-            }
-        }
-    }
-    let d0 = Point::closeness_to_km(near[nearest_routed]);
-    let routing = &registry.routing;
-    let band_km = d0
-        + routing
-            .tie_band_km
-            .max(d0 * routing.tie_band_percent / 100.0);
-    // A hair of slack so that a replica exactly on the band's edge is inside it.
-    let band = Point::km_to_closeness(band_km) - 1e-12;
+    let rank = |i: usize| match client
+        .measured
+        .and_then(|m| m.rtt(replicas[i].region_index))
+    {
+        Some(ms) => Rank { tier: 0, value: ms },
+        None => Rank {
+            tier: 1,
+            value: -point.closeness(&replicas[i].point),
+        },
+    };
+    let best_of = |ok: &dyn Fn(usize) -> bool| {
+        (0..n)
+            .filter(|&i| ok(i))
+            .map(|i| (rank(i), i))
+            .min_by(|a, b| a.0.partial_cmp(&b.0).unwrap_or(std::cmp::Ordering::Equal))
+    };
+    let (nearest_rank, nearest_routed) = best_of(&routed)?;
+    let mut by_rtt = nearest_rank.tier == 0;
+    let edge = nearest_rank.widen(|m| tie_width(routing, by_rtt, m));
 
     let mut candidates = [0u8; MAX_REPLICAS];
     let mut count = 0;
-    for (i, &c) in near.iter().enumerate().take(n) {
-        if c >= band && eligible(i) {
+    for i in 0..n {
+        if eligible(i) && rank(i).within(edge) {
             candidates[count] = i as u8;
             count += 1;
         }
     }
+    let mut limit = None;
     let reason = if count > 0 {
         if count == 1 {
             Reason::Nearest
@@ -123,20 +292,26 @@ pub fn choose(
             Reason::TieBand { among: count }
         }
     } else {
-        // Failover spread: the `failover_spread` nearest eligible replicas share the clients.
+        // Failover spread: the `failover_spread` nearest eligible replicas share the clients,
+        // but only those within the failover band around the nearest eligible one.
+        let (first, _) = best_of(&eligible)?;
+        by_rtt = first.tier == 0;
+        let outer = first.widen(|m| failover_width(routing, by_rtt, m));
+        limit = Some(outer.metric());
         for i in 0..n {
-            if eligible(i) {
+            if eligible(i) && rank(i).within(outer) {
                 candidates[count] = i as u8;
                 count += 1;
             }
         }
         let list = &mut candidates[..count];
         list.sort_by(|&a, &b| {
-            near[b as usize]
-                .total_cmp(&near[a as usize])
+            rank(a as usize)
+                .partial_cmp(&rank(b as usize))
+                .unwrap_or(std::cmp::Ordering::Equal)
                 .then(a.cmp(&b))
         });
-        count = count.min(registry.routing.failover_spread.max(1));
+        count = count.min(routing.failover_spread.max(1));
         Reason::Failover {
             nearest: nearest_routed,
             among: count,
@@ -146,14 +321,17 @@ pub fn choose(
     let replica = if count == 1 {
         list[0] as usize
     } else {
-        hash::rendezvous(list, key, |i| (replicas[i].weight, replicas[i].seed))
+        hash::rendezvous(list, client.key, |i| (replicas[i].weight, replicas[i].seed))
     };
-    Some(Decision {
-        replica,
-        reason,
-        hashed: count > 1,
-        fail_open,
-    })
+    let mut d = decide(replica, reason, count, by_rtt, limit);
+    if ramp_on && d.ramp != Ramp::Returned {
+        let chosen = rank(replica);
+        let held_nearer = (0..n).any(|i| ramping(i) == Some(false) && rank(i) < chosen);
+        if held_nearer {
+            d.ramp = Ramp::Held;
+        }
+    }
+    Some(d)
 }
 
 #[cfg(test)]

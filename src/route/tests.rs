@@ -1,11 +1,13 @@
 //! Table tests of the routing function, and the spread property of the subnet hash.
 
+mod resilience;
+
 use super::*;
 use crate::config::{Addresses, GlobalAnswer, Registry, Replica, Routing};
 use std::net::{IpAddr, Ipv4Addr};
 
 /// A replica at a point; `routed` is the operator's switch.
-fn replica(region: &str, lat: f64, lon: f64, routed: bool, weight: u32) -> Replica {
+pub(super) fn replica(region: &str, lat: f64, lon: f64, routed: bool, weight: u32) -> Replica {
     Replica {
         region: region.into(),
         region_index: 0,
@@ -21,7 +23,7 @@ fn replica(region: &str, lat: f64, lon: f64, routed: bool, weight: u32) -> Repli
     }
 }
 
-fn registry(replicas: Vec<Replica>, fail_open: bool) -> Registry {
+pub(super) fn registry(replicas: Vec<Replica>, fail_open: bool) -> Registry {
     Registry {
         name: "myregistry".into(),
         seed: replica_seed("myregistry"),
@@ -30,13 +32,17 @@ fn registry(replicas: Vec<Replica>, fail_open: bool) -> Registry {
         data_endpoints: true,
         global_answer: GlobalAnswer::Cname,
         ttl_global: 30,
+        ttl_suspect: 5,
         ttl_regional: 300,
         ttl_data: 300,
         default_order: vec![],
         routing: Routing {
             tie_band_km: 500.0,
             tie_band_percent: 10.0,
+            tie_band_ms: 10.0,
             failover_spread: 2,
+            failover_band_percent: 50.0,
+            failback_ramp_ms: 0,
             fail_open,
         },
         probe: "default".into(),
@@ -58,11 +64,11 @@ fn five(westeurope_routed: bool) -> Registry {
     )
 }
 
-fn at(lat: f64, lon: f64) -> Option<Point> {
+pub(super) fn at(lat: f64, lon: f64) -> Option<Point> {
     Point::new(lat, lon)
 }
 
-fn key(a: [u8; 4]) -> u64 {
+pub(super) fn key(a: [u8; 4]) -> u64 {
     subnet_key(
         IpAddr::V4(Ipv4Addr::from(a)),
         24,
@@ -127,17 +133,17 @@ fn table() {
             },
         },
         Row {
-            what: "unhealthy nearest fails over to the two nearest eligible ones (SEA, then East US)",
+            what: "unhealthy nearest fails over within the failover band: SEA, never East US",
             registry: five(true),
             healthy: Box::new(|i| i != 4),
             location: sydney,
-            want: None,
+            want: Some(3),
             reason: |r| {
                 matches!(
                     r,
                     Reason::Failover {
                         nearest: 4,
-                        among: 2
+                        among: 1
                     }
                 )
             },

@@ -62,14 +62,19 @@ pub fn route_global<'a>(
         None if !geo.latency.is_empty() => geo.latency.find(client),
         _ => (None, 0),
     };
+    let ramp = registry.routing.failback_ramp_ms > 0;
     let state = |i: usize| {
-        let id = (zone_index, registry_index, i);
         let region = registry.replicas[i].region_index;
-        let replica = health.replica(id);
+        let replica = health.replica((zone_index, registry_index, i));
         crate::route::ReplicaNow {
             healthy: health.region_up(region) && !replica.down,
             suspect: replica.suspect,
-            recovered_at_ms: health.recovered_at_ms(id, region),
+            recovered_at_ms: match ramp {
+                true => replica
+                    .recovered_at_ms
+                    .max(health.region_recovered_at_ms(region)),
+                false => None,
+            },
         }
     };
     let key = route::subnet_key(client, geo.subnet_v4, geo.subnet_v6, registry.seed);

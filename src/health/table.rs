@@ -126,11 +126,16 @@ impl HealthState {
     /// When the replica last became eligible again: the later of its own recovery and its
     /// region's (Unix time, ms).
     pub fn recovered_at_ms(&self, id: ReplicaId, region_index: usize) -> Option<u64> {
-        let region = self
-            .region_recovered_at_ms
+        self.replica(id)
+            .recovered_at_ms
+            .max(self.region_recovered_at_ms(region_index))
+    }
+
+    /// When the region's probe last came back up (Unix time, ms).
+    pub fn region_recovered_at_ms(&self, region_index: usize) -> Option<u64> {
+        self.region_recovered_at_ms
             .get(region_index)
             .copied()
-            .flatten();
-        self.replica(id).recovered_at_ms.max(region)
+            .flatten()
     }
 }

@@ -8,6 +8,7 @@ pub use hash::{replica_seed, subnet_key};
 use crate::config::latency::Measured;
 use crate::config::{Registry, Routing};
 use crate::geo::Point;
+use std::cmp::Ordering;
 
 /// Registries may have at most this many replicas (Azure has about 60 regions).
 pub const MAX_REPLICAS: usize = 128;
@@ -186,48 +187,60 @@ pub fn choose_for(
     let replicas = &registry.replicas;
     let routing = &registry.routing;
     let n = replicas.len().min(MAX_REPLICAS);
-    let routed = |i: usize| replicas[i].global_endpoint_routing;
-    let any_healthy = (0..n).any(|i| routed(i) && state(i).healthy);
+    // One pass over the replicas: each one's state is read once.
+    const ROUTED: u8 = 1;
+    const HEALTHY: u8 = 2;
+    const SUSPECT: u8 = 4;
+    const RAMPING: u8 = 8;
+    const RETURNED: u8 = 16;
+    let mut flags = [0u8; MAX_REPLICAS];
+    let mut any_healthy = false;
+    let ramp_ms = routing.failback_ramp_ms;
+    for (i, f) in flags.iter_mut().enumerate().take(n) {
+        if !replicas[i].global_endpoint_routing {
+            continue;
+        }
+        let st = state(i);
+        *f = ROUTED | if st.suspect { SUSPECT } else { 0 };
+        if st.healthy {
+            *f |= HEALTHY;
+            any_healthy = true;
+            if ramp_ms > 0
+                && let Some(at) = st.recovered_at_ms
+            {
+                let elapsed = client.now_ms.saturating_sub(at);
+                if elapsed < ramp_ms {
+                    *f |= RAMPING;
+                    if ramp_returned(client.key, replicas[i].seed, elapsed, ramp_ms) {
+                        *f |= RETURNED;
+                    }
+                }
+            }
+        }
+    }
     if !any_healthy && !routing.fail_open {
         return None;
     }
     let fail_open = !any_healthy;
-    let usable = |i: usize| routed(i) && (fail_open || state(i).healthy);
-    // The failback ramp: Some(returned) for a usable replica still ramping up.
-    let ramping = |i: usize| -> Option<bool> {
-        if routing.failback_ramp_ms == 0 || fail_open || !usable(i) {
-            return None;
-        }
-        let elapsed = client.now_ms.saturating_sub(state(i).recovered_at_ms?);
-        (elapsed < routing.failback_ramp_ms).then(|| {
-            ramp_returned(
-                client.key,
-                replicas[i].seed,
-                elapsed,
-                routing.failback_ramp_ms,
-            )
-        })
-    };
-    let any_ramping = routing.failback_ramp_ms > 0 && (0..n).any(|i| ramping(i).is_some());
-    // A ramp never leaves a client without an answer.
-    let ramp_on = any_ramping && (0..n).any(|i| usable(i) && ramping(i) != Some(false));
-    let eligible = |i: usize| usable(i) && !(ramp_on && ramping(i) == Some(false));
-    let decide = |replica: usize, reason: Reason, count: usize, by_rtt, limit| {
-        let ramp = match (ramp_on, ramping(replica)) {
+    let usable = |i: usize| flags[i] & ROUTED != 0 && (fail_open || flags[i] & HEALTHY != 0);
+    let held = |i: usize| flags[i] & (RAMPING | RETURNED) == RAMPING;
+    // A ramp applies unless it would leave the client without an answer (or all fail open).
+    let any_ramping = !fail_open && (0..n).any(|i| flags[i] & RAMPING != 0);
+    let ramp_on = any_ramping && (0..n).any(|i| usable(i) && !held(i));
+    let eligible = |i: usize| usable(i) && !(ramp_on && held(i));
+    let decide = |replica: usize, reason: Reason, count: usize, by_rtt, limit| Decision {
+        replica,
+        reason,
+        hashed: count > 1 || ramp_on,
+        fail_open,
+        suspect: flags[replica] & SUSPECT != 0,
+        by_rtt,
+        ramp: match (ramp_on, flags[replica] & RETURNED != 0) {
             (false, _) => Ramp::None,
-            (true, Some(true)) => Ramp::Returned,
-            (true, _) => Ramp::Unaffected,
-        };
-        Decision {
-            replica,
-            reason,
-            hashed: count > 1 || ramp_on,
-            fail_open,
-            suspect: state(replica).suspect,
-            by_rtt,
-            ramp,
-            failover_limit: limit,
-        }
+            (true, true) => Ramp::Returned,
+            (true, false) => Ramp::Unaffected,
+        },
+        failover_limit: limit,
     };
 
     let point = match client.location {
@@ -238,11 +251,7 @@ pub fn choose_for(
                 && let Some(&i) = order.clone().find(|&&i| eligible(i))
             {
                 let mut d = decide(i, Reason::DefaultOrder, 1, false, None);
-                if ramp_on
-                    && order
-                        .take_while(|&&j| j != i)
-                        .any(|&j| ramping(j) == Some(false))
-                {
+                if ramp_on && order.take_while(|&&j| j != i).any(|&j| held(j)) {
                     d.ramp = Ramp::Held;
                 }
                 return Some(d);
@@ -256,6 +265,8 @@ pub fn choose_for(
             replicas[first].point
         }
     };
+    // Ranks are computed where needed (a dot product, or a look at the few measured times):
+    // cheaper than filling an array sized for the largest registry.
     let rank = |i: usize| match client
         .measured
         .and_then(|m| m.rtt(replicas[i].region_index))
@@ -266,13 +277,20 @@ pub fn choose_for(
             value: -point.closeness(&replicas[i].point),
         },
     };
-    let best_of = |ok: &dyn Fn(usize) -> bool| {
-        (0..n)
-            .filter(|&i| ok(i))
-            .map(|i| (rank(i), i))
-            .min_by(|a, b| a.0.partial_cmp(&b.0).unwrap_or(std::cmp::Ordering::Equal))
+    let mut nearest_routed = usize::MAX;
+    let mut nearest_rank = Rank {
+        tier: 1,
+        value: f64::INFINITY,
     };
-    let (nearest_rank, nearest_routed) = best_of(&routed)?;
+    for i in (0..n).filter(|&i| flags[i] & ROUTED != 0) {
+        let r = rank(i);
+        if nearest_routed == usize::MAX || r < nearest_rank {
+            (nearest_routed, nearest_rank) = (i, r);
+        }
+    }
+    if nearest_routed == usize::MAX {
+        return None;
+    }
     let mut by_rtt = nearest_rank.tier == 0;
     let edge = nearest_rank.widen(|m| tie_width(routing, by_rtt, m));
 
@@ -294,7 +312,10 @@ pub fn choose_for(
     } else {
         // Failover spread: the `failover_spread` nearest eligible replicas share the clients,
         // but only those within the failover band around the nearest eligible one.
-        let (first, _) = best_of(&eligible)?;
+        let first = (0..n)
+            .filter(|&i| eligible(i))
+            .min_by(|&a, &b| rank(a).partial_cmp(&rank(b)).unwrap_or(Ordering::Equal))?;
+        let first = rank(first);
         by_rtt = first.tier == 0;
         let outer = first.widen(|m| failover_width(routing, by_rtt, m));
         limit = Some(outer.metric());
@@ -306,9 +327,10 @@ pub fn choose_for(
         }
         let list = &mut candidates[..count];
         list.sort_by(|&a, &b| {
-            rank(a as usize)
-                .partial_cmp(&rank(b as usize))
-                .unwrap_or(std::cmp::Ordering::Equal)
+            let (a, b) = (a as usize, b as usize);
+            rank(a)
+                .partial_cmp(&rank(b))
+                .unwrap_or(Ordering::Equal)
                 .then(a.cmp(&b))
         });
         count = count.min(routing.failover_spread.max(1));
@@ -326,8 +348,7 @@ pub fn choose_for(
     let mut d = decide(replica, reason, count, by_rtt, limit);
     if ramp_on && d.ramp != Ramp::Returned {
         let chosen = rank(replica);
-        let held_nearer = (0..n).any(|i| ramping(i) == Some(false) && rank(i) < chosen);
-        if held_nearer {
+        if (0..n).any(|i| held(i) && rank(i) < chosen) {
             d.ramp = Ramp::Held;
         }
     }

@@ -71,6 +71,7 @@ server:
     directory: "$work"
     pidfile: "$work/unbound.pid"
     module-config: "iterator"
+    local-zone: "test." nodefault    # unbound answers test. itself by default (RFC 6761)
 stub-zone:
     name: "f.test"
     stub-addr: 127.0.0.1@$port

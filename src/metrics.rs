@@ -275,7 +275,13 @@ impl std::fmt::Display for Label<'_> {
 }
 
 /// Renders the Prometheus text exposition format.
-pub fn render(m: &Metrics, counters: &Counters, config: &Config, g: &Gauges) -> String {
+pub fn render(
+    m: &Metrics,
+    counters: &Counters,
+    config: &Config,
+    health: &crate::health::HealthState,
+    g: &Gauges,
+) -> String {
     let mut s = String::new();
     let head = |s: &mut String, name: &str, kind: &str, help: &str| {
         let _ = writeln!(s, "# HELP {name} {help}\n# TYPE {name} {kind}");
@@ -326,6 +332,26 @@ pub fn render(m: &Metrics, counters: &Counters, config: &Config, g: &Gauges) -> 
                 Label(&view.name),
                 counters.view[z][v].load(Relaxed)
             );
+        }
+    }
+    head(
+        &mut s,
+        "georoute_health_replica_up",
+        "gauge",
+        "1 while the replica and its region are healthy (whatever its routing flag), else 0.",
+    );
+    for (z, zone) in config.zones.iter().enumerate() {
+        for (r, reg) in zone.registries.iter().enumerate() {
+            for (p, rep) in reg.replicas.iter().enumerate() {
+                let _ = writeln!(
+                    s,
+                    "georoute_health_replica_up{{zone=\"{}\",registry=\"{}\",region=\"{}\"}} {}",
+                    Label(&zone.name),
+                    Label(&reg.name),
+                    Label(&rep.region),
+                    u8::from(health.healthy((z, r, p), rep.region_index))
+                );
+            }
         }
     }
     head(

@@ -151,7 +151,8 @@ pub fn status(admin: &Admin) -> serde_json::Value {
 
 /// The `/metrics` text.
 pub fn metrics(admin: &Admin) -> String {
-    let snapshot = admin.shared.snapshot();
+    let serving = admin.shared.load();
+    let snapshot = &serving.snapshot;
     let reload = admin.shared.reload_status();
     let (failing, events) = admin.prober.fail_open();
     let gauges = crate::metrics::Gauges {
@@ -165,6 +166,7 @@ pub fn metrics(admin: &Admin) -> String {
         &admin.shared.metrics,
         &snapshot.counters,
         &snapshot.config,
+        &serving.health,
         &gauges,
     )
 }

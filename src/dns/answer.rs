@@ -302,8 +302,18 @@ fn public_global(
             addresses(ctx, r, ctx.qname, ttl_global, target_addresses, route.scope)
         }
         GlobalAnswer::Cname => {
-            let target = &ctx.snap.names.zones[ctx.zone_index].regional[registry][replica];
-            r.name_record(ctx.qname, rtype::CNAME, ttl_global, target);
+            let names = &ctx.snap.names.zones[ctx.zone_index];
+            let target = &names.regional[registry][replica];
+            // The question (at offset 12) is the global name: the registry's label, then the
+            // apex, which the regional target ends with too.
+            let apex_at = 12 + ctx.qname.len() - names.apex.len();
+            r.name_record_with_tail(
+                ctx.qname,
+                rtype::CNAME,
+                ttl_global,
+                target,
+                (names.apex.len(), apex_at),
+            );
             let only_alias = ctx.qtype == rtype::CNAME || ctx.qtype == rtype::ANY;
             if only_alias
                 || write_addresses(r, ctx.qtype, target, reg.ttl_regional, target_addresses)

@@ -153,6 +153,32 @@ impl<'b> Response<'b> {
         self.record_end(at);
     }
 
+    /// Writes a name record whose target's last `tail_len` bytes equal (ignoring case) the name
+    /// already written at `tail_at` (say, the zone apex inside the question name): the target's
+    /// other labels, then a pointer, with no search for a suffix. The caller vouches for the
+    /// equality; an offset a pointer cannot reach falls back to [`Response::name`].
+    pub fn name_record_with_tail(
+        &mut self,
+        owner: &[u8],
+        rtype: u16,
+        ttl: u32,
+        target: &[u8],
+        (tail_len, tail_at): (usize, usize),
+    ) {
+        let at = self.record_head(owner, rtype, ttl);
+        let start = self.buf.len();
+        match target.len().checked_sub(tail_len) {
+            Some(head) if head > 0 && tail_at < 0x3FFF && start < 0x3FFF => {
+                self.source(target, start);
+                self.buf.extend_from_slice(&target[..head]);
+                self.buf
+                    .extend_from_slice(&(0xC000 | tail_at as u16).to_be_bytes());
+            }
+            _ => self.name(target),
+        }
+        self.record_end(at);
+    }
+
     /// Writes an SOA record.
     pub fn soa(&mut self, owner: &[u8], ttl: u32, mname: &[u8], rname: &[u8], numbers: [u32; 5]) {
         let at = self.record_head(owner, rtype::SOA, ttl);

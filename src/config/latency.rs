@@ -136,3 +136,33 @@ impl LatencyTable {
         (None, floor)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(net: &str, region: usize, ms: f64) -> Measured {
+        Measured {
+            clients: net.parse().unwrap(),
+            rtt_ms: vec![(region, ms)],
+        }
+    }
+
+    #[test]
+    fn longest_prefix_wins_and_the_scope_stops_at_other_networks() {
+        let mut entries = vec![entry("10.0.0.0/8", 0, 50.0), entry("10.1.0.0/16", 1, 12.0)];
+        entries.sort_by_key(|e| std::cmp::Reverse(e.clients.prefix_len()));
+        let table = LatencyTable { entries };
+        let at = |a: &str| {
+            let (m, scope) = table.find(a.parse().unwrap());
+            (m.map(|m| m.clients.to_string()), scope)
+        };
+        assert_eq!(at("10.1.2.3"), (Some("10.1.0.0/16".into()), 16));
+        // In the /8 but outside the /16: the /8's entry, for a block that does not reach 10.1/16.
+        assert_eq!(at("10.2.0.1"), (Some("10.0.0.0/8".into()), 15));
+        assert_eq!(at("192.0.2.1"), (None, 1));
+        assert_eq!(at("2001:db8::1"), (None, 0));
+        assert_eq!(table.entries[0].rtt(1), Some(12.0));
+        assert_eq!(table.entries[0].rtt(0), None);
+    }
+}

@@ -47,6 +47,20 @@ pub struct Serving {
     pub snapshot: Arc<Snapshot>,
     /// Health, indexed like `snapshot.config`.
     pub health: Arc<HealthState>,
+    /// Unique per pair (never reused in a process): names this state in per-thread caches.
+    pub id: u64,
+}
+
+impl Serving {
+    /// Pairs a snapshot with its health under a fresh id.
+    pub fn new(snapshot: Arc<Snapshot>, health: Arc<HealthState>) -> Self {
+        static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+        Self {
+            snapshot,
+            health,
+            id: NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
+        }
+    }
 }
 
 /// The state shared by every transport.
@@ -72,10 +86,7 @@ impl Shared {
     pub fn new(snapshot: Snapshot) -> Arc<Self> {
         let health = Arc::new(HealthState::from_config(&snapshot.config));
         Arc::new(Self {
-            serving: ArcSwap::from_pointee(Serving {
-                snapshot: Arc::new(snapshot),
-                health,
-            }),
+            serving: ArcSwap::from_pointee(Serving::new(Arc::new(snapshot), health)),
             rrl: Default::default(),
             cookie_fallback: crate::dns::cookie::random_secret(),
             reload: Default::default(),
@@ -102,20 +113,15 @@ impl Shared {
         self.serving.rcu(|cur| {
             let health = Arc::new(build(&cur.snapshot.config));
             built = Some(health.clone());
-            Serving {
-                snapshot: cur.snapshot.clone(),
-                health,
-            }
+            Serving::new(cur.snapshot.clone(), health)
         });
         built.expect("rcu runs its closure at least once")
     }
 
     /// Installs a new configuration together with the health indexed for it.
     pub fn install(&self, snapshot: Snapshot, health: HealthState) {
-        self.serving.store(Arc::new(Serving {
-            snapshot: Arc::new(snapshot),
-            health: Arc::new(health),
-        }));
+        self.serving
+            .store(Arc::new(Serving::new(Arc::new(snapshot), Arc::new(health))));
     }
 
     /// The cookie secrets in force: the configured files', else this process's random one.

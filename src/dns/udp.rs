@@ -9,7 +9,8 @@
 #[cfg(target_os = "linux")]
 mod batch;
 
-use super::handler::{Handled, Request, Transport, handle};
+use super::handler::{Handled, Request, Transport};
+use super::reuse::Reuse;
 use super::{cookie, rrl, wire};
 use crate::state::{Serving, Shared};
 use socket2::{Domain, Protocol, Socket, Type};
@@ -72,7 +73,7 @@ pub fn serve(
 fn serve_socket(socket: &UdpSocket, shared: &Shared, stop: &AtomicBool) {
     let mut packet = [0u8; 4096];
     let mut out = Vec::with_capacity(4096);
-    let mut rrl = rrl::Local::default();
+    let mut local = Local::default();
     while !stop.load(Ordering::Relaxed) {
         let (len, peer) = match socket.recv_from(&mut packet) {
             Ok(x) => x,
@@ -89,7 +90,7 @@ fn serve_socket(socket: &UdpSocket, shared: &Shared, stop: &AtomicBool) {
             &packet[..len],
             peer,
             now(),
-            &mut rrl,
+            &mut local,
             &mut out,
         ) && let Err(e) = socket.send_to(&out, peer)
         {
@@ -119,15 +120,22 @@ pub(super) fn now() -> Duration {
         .unwrap_or_default()
 }
 
-/// Answers one datagram into `out`: the handler, the counters, then rate limiting. False when
-/// nothing is to be sent (dropped, or limited without slip).
+/// What one UDP thread keeps for itself: rate limiting's local state and recent responses.
+#[derive(Default)]
+struct Local {
+    rrl: rrl::Local,
+    reuse: Reuse,
+}
+
+/// Answers one datagram into `out`: the handler (or a recent equal answer), the counters, then
+/// rate limiting. False when nothing is to be sent (dropped, or limited without slip).
 fn answer(
     shared: &Shared,
     serving: &Serving,
     packet: &[u8],
     peer: SocketAddr,
     now: Duration,
-    rrl: &mut rrl::Local,
+    local: &mut Local,
     out: &mut Vec<u8>,
 ) -> bool {
     let snapshot = &serving.snapshot;
@@ -137,13 +145,9 @@ fn answer(
         transport: Transport::Udp,
         now_ms: now.as_millis() as u64,
     };
-    let handled = handle(
-        snapshot,
-        &serving.health,
-        &shared.cookie_secrets(snapshot),
-        &request,
-        out,
-    );
+    let handled = local
+        .reuse
+        .answer(serving, &shared.cookie_secrets(snapshot), &request, out);
     shared.after_query(snapshot, &handled, packet, peer.ip());
     let Handled::Answered {
         rcode,
@@ -171,7 +175,7 @@ fn answer(
             about: &about,
         },
         now.as_micros() as u64,
-        rrl,
+        &mut local.rrl,
     );
     match verdict {
         rrl::Verdict::Send => true,

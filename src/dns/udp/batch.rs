@@ -4,8 +4,7 @@
 //! path MTU discovery (`IP_PMTUDISC_OMIT`: answers are at most 1232 bytes) and ask for low
 //! delay (`IP_TOS`).
 
-use super::{answer, now, transient};
-use crate::dns::rrl;
+use super::{Local, answer, now, transient};
 use crate::state::Shared;
 use socket2::Socket;
 use std::io;
@@ -107,7 +106,7 @@ impl Batch {
 pub(super) fn serve(socket: &UdpSocket, shared: &Shared, stop: &AtomicBool) {
     let fd = socket.as_raw_fd();
     let mut b = Batch::new();
-    let mut rrl = rrl::Local::default();
+    let mut local = Local::default();
     while !stop.load(Ordering::Relaxed) {
         let count = match receive(fd, &mut b) {
             Ok(r) => r,
@@ -133,7 +132,7 @@ pub(super) fn serve(socket: &UdpSocket, shared: &Shared, stop: &AtomicBool) {
                 packet,
                 peer,
                 now,
-                &mut rrl,
+                &mut local,
                 &mut b.outs[i],
             );
         }

@@ -38,20 +38,30 @@ pub struct Reuse {
     pub misses: u64,
 }
 
-/// FNV-1a of the key parts (the cache is per thread and holds only our own answers, so a
-/// client that aims for collisions only evicts its own slots).
+/// A fast hash of the key parts, eight bytes at a time (the cache is per thread and holds
+/// only our own answers, so a client that aims for collisions only evicts its own slots).
 fn slot_of(serving: u64, source: IpAddr, query: &[u8]) -> usize {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325 ^ serving;
-    let mut eat = |b: u8| {
-        h ^= u64::from(b);
-        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    const K: u64 = 0x9E37_79B9_7F4A_7C15;
+    let step = |h: u64, v: u64| {
+        let h = (h ^ v).wrapping_mul(K);
+        h ^ (h >> 29)
     };
-    match source {
-        IpAddr::V4(a) => a.octets().into_iter().for_each(&mut eat),
-        IpAddr::V6(a) => a.octets().into_iter().for_each(&mut eat),
+    let source = match source {
+        IpAddr::V4(a) => u64::from(u32::from(a)),
+        IpAddr::V6(a) => {
+            let v = u128::from(a);
+            (v as u64) ^ ((v >> 64) as u64).rotate_left(17)
+        }
+    };
+    let mut h = step(step(serving, source), query.len() as u64);
+    let mut chunks = query.chunks_exact(8);
+    for c in &mut chunks {
+        h = step(h, u64::from_le_bytes(c.try_into().unwrap_or([0; 8])));
     }
-    query.iter().copied().for_each(eat);
-    (h ^ (h >> 32)) as usize % SLOTS
+    let mut tail = [0u8; 8];
+    tail[..chunks.remainder().len()].copy_from_slice(chunks.remainder());
+    h = step(h, u64::from_le_bytes(tail));
+    (crate::route::hash::mix64(h) % SLOTS as u64) as usize
 }
 
 impl Reuse {

@@ -137,7 +137,7 @@ fn a_recovered_replica_takes_its_subnets_back_over_the_ramp() {
         .collect();
     // A ramp, not a step: several samples strictly between none and all, growing.
     let partial = shares.iter().filter(|s| **s > 0.0 && **s < 1.0).count();
-    assert!(partial >= 5, "{shares:?}");
+    assert!(partial >= 3, "{shares:?}");
     assert!(shares.windows(2).all(|w| w[0] <= w[1]), "{shares:?}");
     // A subnet that has returned stays returned.
     for w in samples.windows(2) {

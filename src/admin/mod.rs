@@ -1,8 +1,10 @@
-//! Admin HTTP (default 127.0.0.1:9153, never the DNS port): `/metrics`, `/status`, `/healthz`,
-//! `/readyz`.
+//! Admin HTTP (default 127.0.0.1:9153, never the DNS port): the status page `/` (`page.rs`) and
+//! its `/routes`, `/metrics`, `/status`, `/healthz`, `/readyz`.
 //!
 //! A deliberately small HTTP/1.1 server for GET requests: one request per connection, bounded
 //! request size and read time. Nothing here changes state.
+
+mod page;
 
 use crate::health::prober::{Prober, TargetKey};
 use crate::state::Shared;
@@ -59,6 +61,16 @@ async fn connection(mut stream: TcpStream, admin: &Admin) -> std::io::Result<()>
         return respond(&mut stream, 405, "text/plain", "only GET\n").await;
     }
     match path.split('?').next().unwrap_or("") {
+        "/" => {
+            let serving = admin.shared.load();
+            let body = page::render(&serving.snapshot, &serving.health, now_ms());
+            respond(&mut stream, 200, "text/html; charset=utf-8", &body).await
+        }
+        "/routes" => {
+            let serving = admin.shared.load();
+            let body = page::routes(&serving.snapshot, &serving.health, now_ms()).to_string();
+            respond(&mut stream, 200, "application/json", &body).await
+        }
         "/healthz" => respond(&mut stream, 200, "text/plain", "ok\n").await,
         "/readyz" => respond(&mut stream, 200, "text/plain", "ready\n").await,
         "/metrics" => {
@@ -174,10 +186,7 @@ pub fn metrics(admin: &Admin) -> String {
 /// A replica's failback ramp right now: the share of its clients it has back, or null when it
 /// is not ramping.
 fn ramp_status(reg: &crate::config::Registry, recovered_at_ms: Option<u64>) -> serde_json::Value {
-    let now_ms = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0);
+    let now_ms = now_ms();
     let ramp_ms = reg.routing.failback_ramp_ms;
     match recovered_at_ms.map(|at| now_ms.saturating_sub(at)) {
         Some(elapsed) if ramp_ms > 0 && elapsed < ramp_ms => json!({
@@ -186,4 +195,12 @@ fn ramp_status(reg: &crate::config::Registry, recovered_at_ms: Option<u64>) -> s
         }),
         _ => serde_json::Value::Null,
     }
+}
+
+/// Now, Unix ms (the failback ramp's clock).
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
 }

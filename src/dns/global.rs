@@ -62,21 +62,7 @@ pub fn route_global<'a>(
         None if !geo.latency.is_empty() => geo.latency.find(client),
         _ => (None, 0),
     };
-    let ramp = registry.routing.failback_ramp_ms > 0;
-    let state = |i: usize| {
-        let region = registry.replicas[i].region_index;
-        let replica = health.replica((zone_index, registry_index, i));
-        crate::route::ReplicaNow {
-            healthy: health.region_up(region) && !replica.down,
-            suspect: replica.suspect,
-            recovered_at_ms: match ramp {
-                true => replica
-                    .recovered_at_ms
-                    .max(health.region_recovered_at_ms(region)),
-                false => None,
-            },
-        }
-    };
+    let state = replica_state(snap, health, zone_index, registry_index);
     let key = route::subnet_key(client, geo.subnet_v4, geo.subnet_v6, registry.seed);
     let routed_client = route::Client {
         location: located.point,
@@ -100,4 +86,51 @@ pub fn route_global<'a>(
         measured,
         scope,
     }
+}
+
+/// What routing knows about each replica of a registry, read from the health table.
+fn replica_state<'a>(
+    snap: &'a Snapshot,
+    health: &'a HealthState,
+    zone_index: usize,
+    registry_index: usize,
+) -> impl Fn(usize) -> route::ReplicaNow + 'a {
+    let registry = &snap.config.zones[zone_index].registries[registry_index];
+    let ramp = registry.routing.failback_ramp_ms > 0;
+    move |i: usize| {
+        let region = registry.replicas[i].region_index;
+        let replica = health.replica((zone_index, registry_index, i));
+        route::ReplicaNow {
+            healthy: health.region_up(region) && !replica.down,
+            suspect: replica.suspect,
+            recovered_at_ms: match ramp {
+                true => replica
+                    .recovered_at_ms
+                    .max(health.region_recovered_at_ms(region)),
+                false => None,
+            },
+        }
+    }
+}
+
+/// The replica the routing function picks now for a client at `point` (hashing key `key`,
+/// no latency table): the status page's "who routes where".
+pub fn route_at(
+    snap: &Snapshot,
+    health: &HealthState,
+    zone_index: usize,
+    registry_index: usize,
+    point: crate::geo::Point,
+    key: u64,
+    now_ms: u64,
+) -> Option<usize> {
+    let registry = &snap.config.zones[zone_index].registries[registry_index];
+    let client = route::Client {
+        location: Some(point),
+        key,
+        measured: None,
+        now_ms,
+    };
+    let state = replica_state(snap, health, zone_index, registry_index);
+    route::choose_for(registry, state, &client).map(|d| d.replica)
 }

@@ -1,0 +1,164 @@
+//! The status page at `/`: one self-contained HTML document (inline CSS, JS and SVG; nothing
+//! fetched from another origin) and `/routes`, the "who routes where" grid it recolours.
+//!
+//! The page is rendered on the server with every replica's state, so it reads right without
+//! JavaScript; its script polls `/status` and `/routes` every 5 s and updates it in place.
+//! Exactly one element per replica carries `data-replica="<registry>.<zone>/<region>"` and
+//! `data-state` (up, down, drained, region-down); map markers carry `data-region`.
+
+use crate::geo::Point;
+use crate::health::HealthState;
+use crate::state::Snapshot;
+use serde_json::json;
+use std::fmt::Write;
+
+/// Map size (equirectangular: x from longitude, y from latitude).
+const W: f64 = 1000.0;
+const H: f64 = 500.0;
+
+/// Sample client locations of the "who routes where" grid: every 10° of latitude from 60°S
+/// to 70°N, every 15° of longitude.
+fn grid() -> impl Iterator<Item = (f64, f64)> {
+    (-6..=7)
+        .flat_map(|la| (-12..12).map(move |lo| (f64::from(la) * 10.0, f64::from(lo) * 15.0 + 7.5)))
+}
+
+fn xy(lat: f64, lon: f64) -> (f64, f64) {
+    ((lon + 180.0) / 360.0 * W, (90.0 - lat) / 180.0 * H)
+}
+
+/// A replica's state for the page.
+pub fn state(snap: &Snapshot, health: &HealthState, z: usize, r: usize, i: usize) -> &'static str {
+    let rep = &snap.config.zones[z].registries[r].replicas[i];
+    if !rep.global_endpoint_routing {
+        "drained"
+    } else if !health.region_up(rep.region_index) {
+        "region-down"
+    } else if !health.replica_up((z, r, i)) {
+        "down"
+    } else {
+        "up"
+    }
+}
+
+/// `/routes`: per registry, the region the routing function picks now for each grid point.
+pub fn routes(snap: &Snapshot, health: &HealthState, now_ms: u64) -> serde_json::Value {
+    let mut out = serde_json::Map::new();
+    for (z, zone) in snap.config.zones.iter().enumerate() {
+        for (r, reg) in zone.registries.iter().enumerate() {
+            let picks: Vec<serde_json::Value> = grid()
+                .enumerate()
+                .map(|(n, (lat, lon))| {
+                    let choice = Point::new(lat, lon).and_then(|p| {
+                        crate::dns::global::route_at(snap, health, z, r, p, n as u64, now_ms)
+                    });
+                    choice.map_or(serde_json::Value::Null, |d| json!(reg.replicas[d].region))
+                })
+                .collect();
+            out.insert(format!("{}.{}", reg.name, zone.name), json!(picks));
+        }
+    }
+    serde_json::Value::Object(out)
+}
+
+/// Escapes text for HTML.
+fn esc(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+/// A stable colour per region (hue from its name).
+fn colour(region: &str) -> String {
+    let h = crate::route::hash::hash_bytes(region.as_bytes()) % 360;
+    format!("hsl({h},70%,45%)")
+}
+
+/// `/`: the whole page.
+pub fn render(snap: &Snapshot, health: &HealthState, now_ms: u64) -> String {
+    let config = &snap.config;
+    let mut map = String::new();
+    // Graticule every 30°, the equator a little stronger.
+    for lat in (-60..=60).step_by(30) {
+        let (_, y) = xy(f64::from(lat), 0.0);
+        let class = if lat == 0 { "eq" } else { "grid" };
+        let _ = write!(
+            map,
+            r#"<line class="{class}" x1="0" y1="{y:.1}" x2="{W}" y2="{y:.1}"/>"#
+        );
+    }
+    for lon in (-150..=150).step_by(30) {
+        let (x, _) = xy(0.0, f64::from(lon));
+        let _ = write!(
+            map,
+            r#"<line class="grid" x1="{x:.1}" y1="0" x2="{x:.1}" y2="{H}"/>"#
+        );
+    }
+    // Who routes where, for the first registry (the selector switches registries).
+    let routes = routes(snap, health, now_ms);
+    let first = routes.as_object().and_then(|m| m.iter().next());
+    if let Some((_, picks)) = first {
+        for ((lat, lon), pick) in grid().zip(picks.as_array().into_iter().flatten()) {
+            let (x, y) = xy(lat, lon);
+            let region = pick.as_str().unwrap_or("");
+            let _ = write!(
+                map,
+                r#"<circle class="sample" data-sample-region="{r}" cx="{x:.1}" cy="{y:.1}" r="6" fill="{c}"/>"#,
+                r = esc(region),
+                c = if region.is_empty() {
+                    "#bbb".into()
+                } else {
+                    colour(region)
+                },
+            );
+        }
+    }
+    // Every region that has a replica, as a marker.
+    let mut marked = std::collections::BTreeSet::new();
+    for zone in &config.zones {
+        for reg in &zone.registries {
+            for rep in &reg.replicas {
+                if marked.insert(rep.region_index) {
+                    let p = &config.regions.get(rep.region_index);
+                    let (x, y) = xy(p.point.latitude, p.point.longitude);
+                    let _ = write!(
+                        map,
+                        r#"<g class="marker" data-region="{r}"><circle cx="{x:.1}" cy="{y:.1}" r="9" fill="{c}"/><text x="{tx:.1}" y="{ty:.1}">{r}</text></g>"#,
+                        r = esc(&rep.region),
+                        c = colour(&rep.region),
+                        tx = x + 12.0,
+                        ty = y + 4.0,
+                    );
+                }
+            }
+        }
+    }
+    let mut list = String::new();
+    for (z, zone) in config.zones.iter().enumerate() {
+        for (r, reg) in zone.registries.iter().enumerate() {
+            let name = format!("{}.{}", reg.name, zone.name);
+            let _ = write!(
+                list,
+                r#"<section class="registry"><h2>{}</h2><ul>"#,
+                esc(&name)
+            );
+            for (i, rep) in reg.replicas.iter().enumerate() {
+                let st = state(snap, health, z, r, i);
+                let _ = write!(
+                    list,
+                    r#"<li data-replica="{n}/{reg}" data-state="{st}"><span class="dot" style="background:{c}"></span><b>{reg}</b> <span class="state">{st}</span></li>"#,
+                    n = esc(&name),
+                    reg = esc(&rep.region),
+                    c = colour(&rep.region),
+                );
+            }
+            list.push_str("</ul></section>");
+        }
+    }
+    PAGE.replace("{{generation}}", &snap.generation.to_string())
+        .replace("{{map}}", &map)
+        .replace("{{list}}", &list)
+}
+
+const PAGE: &str = include_str!("page.html");

@@ -5,6 +5,9 @@
 //! JavaScript; its script polls `/status` and `/routes` every 5 s and updates it in place.
 //! Exactly one element per replica carries `data-replica="<registry>.<zone>/<region>"` and
 //! `data-state` (up, down, drained, region-down); map markers carry `data-region`.
+//!
+//! The land is Natural Earth's 1:110m outline (public domain), as an SVG path in `land.txt`,
+//! made by `make_land.py` (which names its source).
 
 use crate::geo::Point;
 use crate::health::HealthState;
@@ -69,16 +72,42 @@ fn esc(s: &str) -> String {
         .replace('"', "&quot;")
 }
 
-/// A stable colour per region (hue from its name).
-fn colour(region: &str) -> String {
-    let h = crate::route::hash::hash_bytes(region.as_bytes()) % 360;
-    format!("hsl({h},70%,45%)")
+/// Distinct colours, given to regions in the order they first appear in the configuration.
+const PALETTE: [&str; 10] = [
+    "#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b", "#e377c2",
+    "#bcbd22", "#7f7f7f",
+];
+
+/// Each region's colour: the palette by first appearance, then a hue from its name.
+fn colours(snap: &Snapshot) -> std::collections::HashMap<String, String> {
+    let mut out = std::collections::HashMap::new();
+    for reg in snap.config.zones.iter().flat_map(|z| &z.registries) {
+        for rep in &reg.replicas {
+            let n = out.len();
+            out.entry(rep.region.clone())
+                .or_insert_with(|| match PALETTE.get(n) {
+                    Some(c) => (*c).to_string(),
+                    None => {
+                        let h = crate::route::hash::hash_bytes(rep.region.as_bytes()) % 360;
+                        format!("hsl({h},65%,45%)")
+                    }
+                });
+        }
+    }
+    out
 }
 
 /// `/`: the whole page.
 pub fn render(snap: &Snapshot, health: &HealthState, now_ms: u64) -> String {
     let config = &snap.config;
-    let mut map = String::new();
+    let palette = colours(snap);
+    let colour = |region: &str| {
+        palette
+            .get(region)
+            .cloned()
+            .unwrap_or_else(|| "#888".into())
+    };
+    let mut map = format!(r#"<path class="land" d="{LAND}"/>"#);
     // Graticule every 30°, the equator a little stronger.
     for lat in (-60..=60).step_by(30) {
         let (_, y) = xy(f64::from(lat), 0.0);
@@ -114,21 +143,34 @@ pub fn render(snap: &Snapshot, health: &HealthState, now_ms: u64) -> String {
             );
         }
     }
-    // Every region that has a replica, as a marker.
+    // Every region that has a replica, as a marker; a label that would cover another moves down.
     let mut marked = std::collections::BTreeSet::new();
+    let mut labels: Vec<(f64, f64)> = Vec::new();
     for zone in &config.zones {
         for reg in &zone.registries {
             for rep in &reg.replicas {
                 if marked.insert(rep.region_index) {
                     let p = &config.regions.get(rep.region_index);
                     let (x, y) = xy(p.point.latitude, p.point.longitude);
+                    // Near the right edge the label goes to the left of its marker.
+                    let (anchor, tx) = if x > W - 140.0 {
+                        ("end", x - 12.0)
+                    } else {
+                        ("start", x + 12.0)
+                    };
+                    let mut ty = y + 4.0;
+                    while labels
+                        .iter()
+                        .any(|&(lx, ly)| (lx - tx).abs() < 110.0 && (ly - ty).abs() < 15.0)
+                    {
+                        ty += 15.0;
+                    }
+                    labels.push((tx, ty));
                     let _ = write!(
                         map,
-                        r#"<g class="marker" data-region="{r}"><circle cx="{x:.1}" cy="{y:.1}" r="9" fill="{c}"/><text x="{tx:.1}" y="{ty:.1}">{r}</text></g>"#,
+                        r#"<g class="marker" data-region="{r}"><circle cx="{x:.1}" cy="{y:.1}" r="9" fill="{c}"/><text x="{tx:.1}" y="{ty:.1}" text-anchor="{anchor}">{r}</text></g>"#,
                         r = esc(&rep.region),
                         c = colour(&rep.region),
-                        tx = x + 12.0,
-                        ty = y + 4.0,
                     );
                 }
             }
@@ -162,3 +204,4 @@ pub fn render(snap: &Snapshot, health: &HealthState, now_ms: u64) -> String {
 }
 
 const PAGE: &str = include_str!("page.html");
+const LAND: &str = include_str!("land.txt");

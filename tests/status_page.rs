@@ -55,12 +55,13 @@ fn the_page_is_self_contained_and_names_every_replica_once() {
     assert_eq!(states(&page), want);
     for r in regions {
         assert_eq!(
-            page.matches(&format!("class=\"marker\" data-region=\"{r}\""))
-                .count(),
+            page.matches(&format!(" data-region=\"{r}\"")).count(),
             1,
             "{r}"
         );
     }
+    assert!(page.contains("class=\"marker drained\" data-region=\"westeurope\""));
+    assert!(page.contains("id=\"event-list\""), "the recent events list");
     // Who routes where: 14 x 24 sample points, each a region of the registry (or none).
     let routes: serde_json::Value = serde_json::from_str(&s.admin("/routes")).unwrap();
     let picks = routes["myregistry.azurecr.io"].as_array().unwrap();

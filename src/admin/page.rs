@@ -150,6 +150,13 @@ pub fn render(snap: &Snapshot, health: &HealthState, now_ms: u64) -> String {
         for reg in &zone.registries {
             for rep in &reg.replicas {
                 if marked.insert(rep.region_index) {
+                    let drained = config
+                        .zones
+                        .iter()
+                        .flat_map(|z| &z.registries)
+                        .flat_map(|g| &g.replicas)
+                        .filter(|o| o.region_index == rep.region_index)
+                        .all(|o| !o.global_endpoint_routing);
                     let p = &config.regions.get(rep.region_index);
                     let (x, y) = xy(p.point.latitude, p.point.longitude);
                     // Near the right edge the label goes to the left of its marker.
@@ -168,9 +175,10 @@ pub fn render(snap: &Snapshot, health: &HealthState, now_ms: u64) -> String {
                     labels.push((tx, ty));
                     let _ = write!(
                         map,
-                        r#"<g class="marker" data-region="{r}"><circle cx="{x:.1}" cy="{y:.1}" r="9" fill="{c}"/><text x="{tx:.1}" y="{ty:.1}" text-anchor="{anchor}">{r}</text></g>"#,
+                        r#"<g class="marker{d}" data-region="{r}"><circle cx="{x:.1}" cy="{y:.1}" r="9" fill="{c}"/><text x="{tx:.1}" y="{ty:.1}" text-anchor="{anchor}">{r}</text></g>"#,
                         r = esc(&rep.region),
                         c = colour(&rep.region),
+                        d = if drained { " drained" } else { "" },
                     );
                 }
             }

@@ -109,7 +109,7 @@ fn explain_global(
     } else {
         let _ = writeln!(s, "view:     none (public answers)");
     }
-    let now_ms = now_ms();
+    let now_ms = crate::state::unix_now_ms();
     let route = global::route_global(snap, health, z, registry, located_by, view, now_ms);
     let where_ = match (&route.located.source, route.located.point) {
         (_, None) => {
@@ -167,10 +167,8 @@ fn explain_global(
     let ramp_ms = reg.routing.failback_ramp_ms;
     for (i, rep) in reg.replicas.iter().enumerate() {
         let id = (z, registry, i);
-        let ramp = health
-            .recovered_at_ms(id, rep.region_index)
-            .map(|at| now_ms.saturating_sub(at))
-            .filter(|&elapsed| ramp_ms > 0 && elapsed < ramp_ms);
+        let recovered = health.recovered_at_ms(id, rep.region_index);
+        let ramp = crate::route::ramp_elapsed(recovered, now_ms, ramp_ms);
         let d = route
             .located
             .point
@@ -274,7 +272,7 @@ fn answer_text(
         packet: &packet,
         source: client,
         transport: Transport::Tcp,
-        now_ms: now_ms(),
+        now_ms: crate::state::unix_now_ms(),
     };
     // The query carries no COOKIE, so the secret is never used.
     let secrets = crate::dns::cookie::Secrets {
@@ -296,12 +294,4 @@ fn answer_text(
             parts.join(" | ")
         }
     }
-}
-
-/// Now, in Unix ms (the failback ramp's clock).
-fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
 }

@@ -179,3 +179,16 @@ impl Shared {
         tracing::info!(target: "georoute::query", %peer, name, qtype = about.qtype, rcode, chosen = chosen.unwrap_or("-"), "query");
     }
 }
+
+/// Wall-clock time since the Unix epoch: cookie timestamps, rate limiting buckets and the
+/// failback ramp (whose start the health snapshot carries as Unix time).
+pub fn unix_now() -> std::time::Duration {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default()
+}
+
+/// [`unix_now`] in milliseconds.
+pub fn unix_now_ms() -> u64 {
+    unix_now().as_millis() as u64
+}

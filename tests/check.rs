@@ -4,7 +4,9 @@
 //!
 //! Test YAML marks each place an error must be reported with `»` (removed before writing).
 
-use std::path::{Path, PathBuf};
+mod common;
+
+use std::path::PathBuf;
 use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -527,34 +529,9 @@ fn latency_table_and_routing_knobs() {
     rejected(&dir, &expected);
 }
 
-/// The shipped example copied to a fresh folder (the large DB-IP files left out).
-fn example_copy() -> Dir {
-    static N: AtomicUsize = AtomicUsize::new(0);
-    let n = N.fetch_add(1, Ordering::Relaxed);
-    let dir =
-        Dir(std::env::temp_dir().join(format!("georoute-explain-{}-{n}", std::process::id())));
-    let _ = std::fs::remove_dir_all(&dir.0);
-    for sub in ["zones", "probes", "geoip"] {
-        std::fs::create_dir_all(dir.0.join(sub)).unwrap();
-        for e in std::fs::read_dir(Path::new(ROOT).join(sub)).unwrap() {
-            let e = e.unwrap();
-            let name = e.file_name().to_string_lossy().to_string();
-            if e.path().is_file() && !name.starts_with("dbip-city-") {
-                std::fs::copy(e.path(), dir.0.join(sub).join(&name)).unwrap();
-            }
-        }
-    }
-    std::fs::copy(
-        Path::new(ROOT).join("server.yaml"),
-        dir.0.join("server.yaml"),
-    )
-    .unwrap();
-    dir
-}
-
 #[test]
 fn explain_shows_the_failover_band_and_measured_times() {
-    let dir = example_copy();
+    let dir = common::TestDir::example();
     dir.write(
         "probes/regions.yaml",
         "regions:\n  australiaeast: {status: down, reason: test}\n",
@@ -563,7 +540,7 @@ fn explain_shows_the_failover_band_and_measured_times() {
         "geoip/latency.yaml",
         "networks:\n  - {clients: 203.0.113.0/24, rtt_ms: {northeurope: 12, eastus: 85}}\n",
     );
-    let config = dir.0.to_string_lossy().to_string();
+    let config = dir.path.to_string_lossy().to_string();
     let explain = |ecs: &str| {
         let args = [
             "explain",

@@ -63,12 +63,21 @@ async fn connection(mut stream: TcpStream, admin: &Admin) -> std::io::Result<()>
     match path.split('?').next().unwrap_or("") {
         "/" => {
             let serving = admin.shared.load();
-            let body = page::render(&serving.snapshot, &serving.health, now_ms());
+            let body = page::render(
+                &serving.snapshot,
+                &serving.health,
+                crate::state::unix_now_ms(),
+            );
             respond(&mut stream, 200, "text/html; charset=utf-8", &body).await
         }
         "/routes" => {
             let serving = admin.shared.load();
-            let body = page::routes(&serving.snapshot, &serving.health, now_ms()).to_string();
+            let body = page::routes(
+                &serving.snapshot,
+                &serving.health,
+                crate::state::unix_now_ms(),
+            )
+            .to_string();
             respond(&mut stream, 200, "application/json", &body).await
         }
         "/healthz" => respond(&mut stream, 200, "text/plain", "ok\n").await,
@@ -186,21 +195,12 @@ pub fn metrics(admin: &Admin) -> String {
 /// A replica's failback ramp right now: the share of its clients it has back, or null when it
 /// is not ramping.
 fn ramp_status(reg: &crate::config::Registry, recovered_at_ms: Option<u64>) -> serde_json::Value {
-    let now_ms = now_ms();
     let ramp_ms = reg.routing.failback_ramp_ms;
-    match recovered_at_ms.map(|at| now_ms.saturating_sub(at)) {
-        Some(elapsed) if ramp_ms > 0 && elapsed < ramp_ms => json!({
+    match crate::route::ramp_elapsed(recovered_at_ms, crate::state::unix_now_ms(), ramp_ms) {
+        Some(elapsed) => json!({
             "share": elapsed as f64 / ramp_ms as f64,
             "recovered_at_unix": recovered_at_ms.unwrap_or(0) as f64 / 1000.0,
         }),
         _ => serde_json::Value::Null,
     }
-}
-
-/// Now, Unix ms (the failback ramp's clock).
-fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
 }

@@ -104,9 +104,7 @@ fn replica_state<'a>(
             healthy: health.region_up(region) && !replica.down,
             suspect: replica.suspect,
             recovered_at_ms: match ramp {
-                true => replica
-                    .recovered_at_ms
-                    .max(health.region_recovered_at_ms(region)),
+                true => health.recovered_at_ms((zone_index, registry_index, i), region),
                 false => None,
             },
         }

@@ -103,7 +103,7 @@ async fn connection(
                 packet: &packet[..len],
                 source: peer,
                 transport: Transport::Tcp,
-                now_ms: super::udp::now().as_millis() as u64,
+                now_ms: crate::state::unix_now_ms(),
             };
             let handled = handle(
                 snapshot,

@@ -21,7 +21,7 @@ use std::sync::atomic::AtomicBool;
 #[cfg(not(target_os = "linux"))]
 use std::sync::atomic::Ordering;
 use std::thread::JoinHandle;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 /// Binds `threads` sockets to `addr` (port 0: the first one picks, the rest share it).
 pub fn bind(addr: SocketAddr, threads: usize, recv_buffer: usize) -> io::Result<Vec<UdpSocket>> {
@@ -89,7 +89,7 @@ fn serve_socket(socket: &UdpSocket, shared: &Shared, stop: &AtomicBool) {
             &serving,
             &packet[..len],
             peer,
-            now(),
+            crate::state::unix_now(),
             &mut local,
             &mut out,
         ) && let Err(e) = socket.send_to(&out, peer)
@@ -111,13 +111,6 @@ fn transient(e: &io::Error) -> bool {
         e.kind(),
         io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut | io::ErrorKind::Interrupted
     )
-}
-
-/// Wall-clock time since the Unix epoch (cookie timestamps, rate limiting buckets).
-pub(super) fn now() -> Duration {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default()
 }
 
 /// What one UDP thread keeps for itself: rate limiting's local state and recent responses.

@@ -200,16 +200,21 @@ mod tests {
 
     /// Feeds results every 10 s; returns the health after each one.
     fn run(m: &mut Machine, start_ms: u64, results: &str) -> String {
+        trace(m, start_ms, results, |m| match m.health() {
+            Health::Unknown => '?',
+            Health::Up => 'U',
+            Health::Down => 'D',
+        })
+    }
+
+    /// Feeds results every 10 s; `show` writes the machine's state after each one.
+    fn trace(m: &mut Machine, start_ms: u64, results: &str, show: fn(&Machine) -> char) -> String {
         results
             .chars()
             .enumerate()
             .map(|(i, c)| {
                 m.observe(start_ms + i as u64 * 10_000, c == '+', &T);
-                match m.health() {
-                    Health::Unknown => '?',
-                    Health::Up => 'U',
-                    Health::Down => 'D',
-                }
+                show(m)
             })
             .collect()
     }
@@ -237,20 +242,14 @@ mod tests {
     fn suspect_from_the_first_failure_until_down_or_risen_again() {
         // 'S' = up but suspect.
         let suspicion = |results: &str| {
-            let mut m = Machine::default();
-            results
-                .chars()
-                .enumerate()
-                .map(|(i, c)| {
-                    m.observe(i as u64 * 10_000, c == '+', &T);
-                    match (m.health(), m.suspect()) {
-                        (Health::Up, true) => 'S',
-                        (Health::Up, false) => 'U',
-                        (Health::Down, false) => 'D',
-                        other => panic!("{other:?}"),
-                    }
-                })
-                .collect::<String>()
+            trace(&mut Machine::default(), 0, results, |m| {
+                match (m.health(), m.suspect()) {
+                    (Health::Up, true) => 'S',
+                    (Health::Up, false) => 'U',
+                    (Health::Down, false) => 'D',
+                    other => panic!("{other:?}"),
+                }
+            })
         };
         for (what, results, want) in [
             ("healthy", "+++", "UUU"),

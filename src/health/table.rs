@@ -132,7 +132,7 @@ impl HealthState {
     }
 
     /// When the region's probe last came back up (Unix time, ms).
-    pub fn region_recovered_at_ms(&self, region_index: usize) -> Option<u64> {
+    fn region_recovered_at_ms(&self, region_index: usize) -> Option<u64> {
         self.region_recovered_at_ms
             .get(region_index)
             .copied()

@@ -146,6 +146,14 @@ pub fn failover_width(routing: &Routing, rtt: bool, metric: f64) -> f64 {
     (metric * routing.failover_band_percent / 100.0).max(tie_width(routing, rtt, metric))
 }
 
+/// How far (ms) into its failback ramp a replica that became eligible again at
+/// `recovered_at_ms` is at `now_ms`; `None` when no ramp is configured, none started, or it is
+/// over.
+pub fn ramp_elapsed(recovered_at_ms: Option<u64>, now_ms: u64, ramp_ms: u64) -> Option<u64> {
+    let elapsed = now_ms.saturating_sub(recovered_at_ms?);
+    (ramp_ms > 0 && elapsed < ramp_ms).then_some(elapsed)
+}
+
 /// Whether a ramping replica has taken the client with `key` back, `elapsed_ms` into a ramp of
 /// `ramp_ms`: a fixed draw per (client, replica) against the share so far, so a client that has
 /// returned stays returned.
@@ -153,27 +161,6 @@ pub fn ramp_returned(key: u64, replica_seed: u64, elapsed_ms: u64, ramp_ms: u64)
     let draw = hash::mix64(key ^ replica_seed ^ 0x7261_6d70_7261_6d70);
     let share = elapsed_ms as f64 / ramp_ms as f64;
     ((draw >> 11) as f64 / (1u64 << 53) as f64) < share
-}
-
-/// Picks the replica for the global name from health alone (no latency table, no ramp):
-/// `healthy(i)` says whether replica `i` and its region are healthy.
-pub fn choose(
-    registry: &Registry,
-    healthy: impl Fn(usize) -> bool,
-    location: Option<Point>,
-    key: u64,
-) -> Option<Decision> {
-    let client = Client {
-        location,
-        key,
-        measured: None,
-        now_ms: 0,
-    };
-    let state = |i| ReplicaNow {
-        healthy: healthy(i),
-        ..ReplicaNow::default()
-    };
-    choose_for(registry, state, &client)
 }
 
 /// Picks the replica for the global name (SPEC 3): eligibility, rank (measured RTT, then
@@ -205,15 +192,10 @@ pub fn choose_for(
         if st.healthy {
             *f |= HEALTHY;
             any_healthy = true;
-            if ramp_ms > 0
-                && let Some(at) = st.recovered_at_ms
-            {
-                let elapsed = client.now_ms.saturating_sub(at);
-                if elapsed < ramp_ms {
-                    *f |= RAMPING;
-                    if ramp_returned(client.key, replicas[i].seed, elapsed, ramp_ms) {
-                        *f |= RETURNED;
-                    }
+            if let Some(elapsed) = ramp_elapsed(st.recovered_at_ms, client.now_ms, ramp_ms) {
+                *f |= RAMPING;
+                if ramp_returned(client.key, replicas[i].seed, elapsed, ramp_ms) {
+                    *f |= RETURNED;
                 }
             }
         }

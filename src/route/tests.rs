@@ -6,6 +6,27 @@ use super::*;
 use crate::config::{Addresses, GlobalAnswer, Registry, Replica, Routing};
 use std::net::{IpAddr, Ipv4Addr};
 
+/// Picks the replica for the global name from health alone (no latency table, no ramp):
+/// `healthy(i)` says whether replica `i` and its region are healthy.
+fn choose(
+    registry: &Registry,
+    healthy: impl Fn(usize) -> bool,
+    location: Option<Point>,
+    key: u64,
+) -> Option<Decision> {
+    let client = Client {
+        location,
+        key,
+        measured: None,
+        now_ms: 0,
+    };
+    let state = |i| ReplicaNow {
+        healthy: healthy(i),
+        ..ReplicaNow::default()
+    };
+    choose_for(registry, state, &client)
+}
+
 /// A replica at a point; `routed` is the operator's switch.
 pub(super) fn replica(region: &str, lat: f64, lon: f64, routed: bool, weight: u32) -> Replica {
     Replica {

@@ -19,6 +19,7 @@ pub mod admin;
 pub mod config;
 pub mod demo;
 pub mod dns;
+pub mod events;
 pub mod explain;
 pub mod geo;
 pub mod health;

@@ -79,6 +79,8 @@ pub struct Shared {
     queries_seen: std::sync::atomic::AtomicU64,
     /// Reload counters and the last reload error (not on the query path).
     pub reload: std::sync::Mutex<crate::config::reload::ReloadStatus>,
+    /// Recent health transitions and reloads, for the status page (not on the query path).
+    pub events: crate::events::EventLog,
 }
 
 impl Shared {
@@ -90,6 +92,7 @@ impl Shared {
             rrl: Default::default(),
             cookie_fallback: crate::dns::cookie::random_secret(),
             reload: Default::default(),
+            events: Default::default(),
             metrics: Default::default(),
             query_log_every: Default::default(),
             queries_seen: Default::default(),

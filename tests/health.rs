@@ -100,6 +100,37 @@ fn failover_and_failback_follow_probes() {
     let failback = wait_for(&s, "reg", "eastus", Duration::from_secs(5));
     assert!(failback >= Duration::from_millis(150), "{failback:?}");
     eprintln!("failover {failover:?}, failback {failback:?} (interval 100 ms, fall 3, rise 3)");
+    // Both transitions are in /status's recent events, newest first, with their reasons.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let events = loop {
+        let events = s.status()["events"].as_array().unwrap().clone();
+        if events.len() >= 2 || Instant::now() > deadline {
+            break events;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let seen: Vec<(&str, &str, &str)> = events
+        .iter()
+        .map(|e| {
+            let f = |k: &str| e[k].as_str().unwrap();
+            (f("kind"), f("subject"), f("change"))
+        })
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            ("health", "reg.h.test/eastus", "down \u{2192} up"),
+            ("health", "reg.h.test/eastus", "up \u{2192} down"),
+        ],
+        "{events:?}"
+    );
+    assert!(
+        events[1]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("3 consecutive"),
+        "{events:?}"
+    );
 }
 
 #[test]

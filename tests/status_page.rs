@@ -60,7 +60,7 @@ fn the_page_is_self_contained_and_names_every_replica_once() {
             "{r}"
         );
     }
-    assert!(page.contains("class=\"marker drained\" data-region=\"westeurope\""));
+    assert!(page.contains("class=\"marker st-drained\" data-region=\"westeurope\""));
     assert!(page.contains("id=\"event-list\""), "the recent events list");
     // Who routes where: 14 x 24 sample points, each a region of the registry (or none).
     let routes: serde_json::Value = serde_json::from_str(&s.admin("/routes")).unwrap();

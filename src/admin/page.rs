@@ -72,10 +72,11 @@ fn esc(s: &str) -> String {
         .replace('"', "&quot;")
 }
 
-/// Distinct colours, given to regions in the order they first appear in the configuration.
+/// Distinct colours, given to regions in the order they first appear in the configuration; no
+/// red or orange, which mean down and region down.
 const PALETTE: [&str; 10] = [
-    "#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b", "#e377c2",
-    "#bcbd22", "#7f7f7f",
+    "#1f77b4", "#2ca02c", "#9467bd", "#17becf", "#8c564b", "#e377c2", "#bcbd22", "#393b79",
+    "#637939", "#7f7f7f",
 ];
 
 /// Each region's colour: the palette by first appearance, then a hue from its name.
@@ -89,7 +90,7 @@ fn colours(snap: &Snapshot) -> std::collections::HashMap<String, String> {
                     Some(c) => (*c).to_string(),
                     None => {
                         let h = crate::route::hash::hash_bytes(rep.region.as_bytes()) % 360;
-                        format!("hsl({h},65%,45%)")
+                        format!("hsl({},55%,40%)", 160 + h % 140)
                     }
                 });
         }
@@ -150,13 +151,23 @@ pub fn render(snap: &Snapshot, health: &HealthState, now_ms: u64) -> String {
         for reg in &zone.registries {
             for rep in &reg.replicas {
                 if marked.insert(rep.region_index) {
-                    let drained = config
+                    // The marker shows the first registry's replica there (the selector's
+                    // default; the script follows the selection).
+                    let shown = config
                         .zones
                         .iter()
-                        .flat_map(|z| &z.registries)
-                        .flat_map(|g| &g.replicas)
-                        .filter(|o| o.region_index == rep.region_index)
-                        .all(|o| !o.global_endpoint_routing);
+                        .enumerate()
+                        .flat_map(|(z, zone)| (0..zone.registries.len()).map(move |r| (z, r)))
+                        .next()
+                        .and_then(|(z, r)| {
+                            let reg = &config.zones[z].registries[r];
+                            let i = reg
+                                .replicas
+                                .iter()
+                                .position(|o| o.region_index == rep.region_index)?;
+                            Some(state(snap, health, z, r, i))
+                        })
+                        .unwrap_or("none");
                     let p = &config.regions.get(rep.region_index);
                     let (x, y) = xy(p.point.latitude, p.point.longitude);
                     // Near the right edge the label goes to the left of its marker.
@@ -175,10 +186,9 @@ pub fn render(snap: &Snapshot, health: &HealthState, now_ms: u64) -> String {
                     labels.push((tx, ty));
                     let _ = write!(
                         map,
-                        r#"<g class="marker{d}" data-region="{r}"><circle cx="{x:.1}" cy="{y:.1}" r="9" fill="{c}"/><text x="{tx:.1}" y="{ty:.1}" text-anchor="{anchor}">{r}</text></g>"#,
+                        r#"<g class="marker st-{shown}" data-region="{r}"><circle cx="{x:.1}" cy="{y:.1}" r="9" fill="{c}"/><text x="{tx:.1}" y="{ty:.1}" text-anchor="{anchor}">{r}</text></g>"#,
                         r = esc(&rep.region),
                         c = colour(&rep.region),
-                        d = if drained { " drained" } else { "" },
                     );
                 }
             }
@@ -206,7 +216,12 @@ pub fn render(snap: &Snapshot, health: &HealthState, now_ms: u64) -> String {
             list.push_str("</ul></section>");
         }
     }
+    let mut options = String::new();
+    for name in routes.as_object().into_iter().flat_map(|m| m.keys()) {
+        let _ = write!(options, "<option>{}</option>", esc(name));
+    }
     PAGE.replace("{{generation}}", &snap.generation.to_string())
+        .replace("{{registries}}", &options)
         .replace("{{map}}", &map)
         .replace("{{list}}", &list)
 }

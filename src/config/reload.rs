@@ -112,11 +112,19 @@ pub fn reload(
         Ok(generation) => {
             status.reloads += 1;
             status.last_error = None;
+            let change = format!("generation {generation}");
+            shared
+                .events
+                .record("reload", "configuration".into(), change, "applied".into());
             tracing::info!(target: "georoute::reload", generation, "configuration reloaded");
         }
         Err(e) => {
             status.failures += 1;
             status.last_error = Some(e.clone());
+            let kept = "rejected; the previous configuration keeps serving".to_string();
+            shared
+                .events
+                .record("reload-failed", "configuration".into(), kept, e.clone());
             tracing::error!(target: "georoute::reload", error = %e, "configuration reload failed; the previous configuration keeps serving");
         }
     }

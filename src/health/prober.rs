@@ -23,6 +23,14 @@ pub enum TargetKey {
 }
 
 impl TargetKey {
+    /// How people name it: `myregistry.azurecr.io/eastus`, `region eastus`.
+    pub fn subject(&self) -> String {
+        match self {
+            TargetKey::Replica(z, r, region) => format!("{r}.{z}/{region}"),
+            TargetKey::Region(region) => format!("region {region}"),
+        }
+    }
+
     /// The key's name in `/status`: `replica/<zone>/<registry>/<region>` or `region/<region>`.
     pub fn label(&self) -> String {
         match self {
@@ -431,6 +439,16 @@ impl Prober {
             );
             if tr.from != tr.to {
                 self.shared.metrics.transition(tr.to == Health::Up);
+            }
+            // A first probe that finds what was assumed (up) is no event worth a line.
+            if !(tr.from == Health::Unknown && tr.to == Health::Up) {
+                let lower = |h: Health| format!("{h:?}").to_lowercase();
+                self.shared.events.record(
+                    "health",
+                    t.key.subject(),
+                    format!("{} \u{2192} {}", lower(tr.from), lower(tr.to)),
+                    tr.reason.clone(),
+                );
             }
             rec.last_transition = Some((tr, SystemTime::now()));
         }

@@ -19,6 +19,7 @@ pub mod admin;
 pub mod config;
 pub mod demo;
 pub mod dns;
+pub mod dnssec;
 pub mod events;
 pub mod explain;
 pub mod geo;
@@ -129,7 +130,7 @@ impl Server {
         // configuration names (cookie secrets) are known only after it.
         let files = config::reload::fingerprint(&settings.config_dir, &[]);
         let snapshot = load_snapshot(&settings.config_dir, 1)?;
-        let files = config::reload::with_files(files, snapshot.config.server.files.iter().cloned());
+        let files = config::reload::with_files(files, snapshot.config.watched_files());
         let shared = Shared::new(snapshot);
         shared
             .query_log_every

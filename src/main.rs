@@ -66,6 +66,15 @@ enum Command {
         #[arg(long, default_value = ".")]
         config: PathBuf,
     },
+    /// Make a DNSSEC signing key (PKCS#8 PEM) for a zone's `dnssec: {key_file: ...}`.
+    Keygen {
+        /// ecdsa-p256 (algorithm 13) or ed25519 (algorithm 15).
+        #[arg(long, default_value = "ecdsa-p256")]
+        algorithm: String,
+        /// Write the key to this file (created, never overwritten, mode 0600); default: stdout.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
     /// Show which answer a client gets for a name, and why.
     Explain {
         /// The name, e.g. myregistry.azurecr.io.
@@ -137,6 +146,7 @@ fn main() -> ExitCode {
             }
         }
         Command::Check { config } => check(&config),
+        Command::Keygen { algorithm, out } => keygen(&algorithm, out.as_deref()),
         Command::Explain {
             name,
             client,
@@ -225,6 +235,14 @@ fn check(config: &std::path::Path) -> ExitCode {
             z.nameservers.len(),
             z.views.len()
         );
+        if let Some(s) = &z.dnssec {
+            println!(
+                "  signed: algorithm {}, key tag {}, signatures valid {} s; for the parent zone:",
+                s.key.algorithm, s.key.key_tag, s.validity_s
+            );
+            println!("    {}", s.ds_text(&z.name));
+            println!("    {}", s.key.dnskey_text(&z.name));
+        }
         for r in &z.registries {
             println!(
                 "  registry {}.{} home {} answer {:?} ttl {}/{}/{}",
@@ -259,6 +277,38 @@ fn check(config: &std::path::Path) -> ExitCode {
         }
     }
     ExitCode::SUCCESS
+}
+
+fn keygen(algorithm: &str, out: Option<&std::path::Path>) -> ExitCode {
+    let pem = match georoute::dnssec::key::generate(algorithm) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("georoute keygen: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let Some(path) = out else {
+        print!("{pem}");
+        return ExitCode::SUCCESS;
+    };
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let written = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .and_then(|mut f| f.write_all(pem.as_bytes()));
+    match written {
+        Ok(()) => {
+            eprintln!("georoute keygen: wrote {} ({algorithm})", path.display());
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("georoute keygen: cannot write {}: {e}", path.display());
+            ExitCode::from(1)
+        }
+    }
 }
 
 fn fail(e: Error) -> ExitCode {

@@ -467,6 +467,12 @@ pub fn render(
             vec![("", g.reload_failures)],
         ),
         (
+            "georoute_dnssec_signatures_total",
+            "counter",
+            "RRSIGs made (a signature cache miss each; steady answers reuse theirs).",
+            vec![("", crate::dnssec::sign::signatures_made())],
+        ),
+        (
             "georoute_config_generation",
             "gauge",
             "Generation of the configuration being served (1 at start).",

@@ -89,7 +89,7 @@ fn metrics_follow_queries_and_are_named_by_the_rule() {
         let parts: Vec<&str> = base.split('_').collect();
         assert!(parts.len() >= 3 && parts[0] == "georoute", "{base}");
         assert!(
-            ["dns", "rrl", "route", "probe", "health", "config"].contains(&parts[1]),
+            ["dns", "rrl", "route", "probe", "health", "config", "dnssec"].contains(&parts[1]),
             "{base}: unknown subsystem"
         );
         assert!(

@@ -55,7 +55,8 @@ pub fn load(dir: &Path) -> Result<Config, ConfigErrors> {
     for path in &zone_paths {
         if let Some(file) = parse_file::<ZoneFile>(path, &mut found) {
             let mut problems = Problems::new(path, &mut found);
-            if let Some(zone) = validate::build_zone(file, &regions, &policies, &mut problems) {
+            if let Some(zone) = validate::build_zone(dir, file, &regions, &policies, &mut problems)
+            {
                 zones.push((path.clone(), zone));
             }
         }

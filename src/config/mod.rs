@@ -44,6 +44,15 @@ pub struct Config {
     pub server: server::ServerSettings,
 }
 
+impl Config {
+    /// Files outside `zones/`, `probes/` and `geoip/` that the configuration reads (cookie
+    /// secrets, DNSSEC keys): a change to one reloads like a change to the configuration.
+    pub fn watched_files(&self) -> Vec<std::path::PathBuf> {
+        let keys = self.zones.iter().filter_map(|z| z.key_file.clone());
+        self.server.files.iter().cloned().chain(keys).collect()
+    }
+}
+
 /// Region name → coordinates.
 #[derive(Debug, Default)]
 pub struct RegionCatalog {
@@ -103,6 +112,10 @@ pub struct Zone {
     pub views: Vec<View>,
     /// The views' client networks, for a lookup by binary search.
     pub view_index: crate::view::ViewIndex,
+    /// Online signing, when the zone has `dnssec:`.
+    pub dnssec: Option<std::sync::Arc<crate::dnssec::Signing>>,
+    /// The key file, watched for changes like the configuration.
+    pub key_file: Option<std::path::PathBuf>,
 }
 
 /// SOA fields, names lower-case without trailing dot.

@@ -160,7 +160,7 @@ pub async fn watch(
             _ = signal => true,
             _ = stop.changed() => return,
         };
-        let extra = shared.snapshot().config.server.files.clone();
+        let extra = shared.snapshot().config.watched_files();
         let now = fingerprint(&dir, &extra);
         if !forced && now == seen {
             continue;

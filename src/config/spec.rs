@@ -39,6 +39,24 @@ pub struct ZoneFile {
     /// Split-horizon views (VNets with private endpoints).
     #[serde(default)]
     pub views: Vec<ViewSpec>,
+    /// Online DNSSEC signing (absent: the zone is unsigned).
+    #[serde(default)]
+    pub dnssec: Option<DnssecSpec>,
+}
+
+/// `dnssec:` of a zone.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DnssecSpec {
+    /// PKCS#8 PEM key file, relative to the configuration folder.
+    pub key_file: SpannedText,
+    /// RRSIG expiration minus inception (default 7d).
+    #[serde(default = "default_validity")]
+    pub signature_validity: SpannedText,
+}
+
+fn default_validity() -> SpannedText {
+    fixed("7d".to_string())
 }
 
 fn default_zone_ttl() -> Spanned<u32> {

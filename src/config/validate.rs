@@ -16,6 +16,7 @@ pub const MAX_TTL: u32 = 86_400;
 
 /// Checks a zone file; returns the zone only when this file had no problem.
 pub fn build_zone(
+    dir: &std::path::Path,
     file: ZoneFile,
     regions: &RegionCatalog,
     policies: &BTreeMap<String, ProbePolicy>,
@@ -70,7 +71,11 @@ pub fn build_zone(
         }
     }
     check_view_overlap(&views, &view_clients, p);
+    let key_file = file.dnssec.as_ref().map(|d| dir.join(&d.key_file.value));
+    let dnssec = file.dnssec.and_then(|d| signing(dir, &d, &zone, p));
     (p.found.len() == before).then_some(Zone {
+        dnssec,
+        key_file,
         name: zone,
         ttl: file.ttl.value,
         soa,
@@ -79,6 +84,49 @@ pub fn build_zone(
         view_index: crate::view::ViewIndex::new(&views),
         views,
     })
+}
+
+/// Longest signature validity accepted (RFC 4034 timestamps wrap after 68 years; resolvers
+/// dislike very long ones).
+const MAX_VALIDITY_S: u64 = 90 * 86_400;
+
+/// Loads a zone's key; problems are reported at `key_file` and `signature_validity`.
+fn signing(
+    dir: &std::path::Path,
+    spec: &super::spec::DnssecSpec,
+    zone: &str,
+    p: &mut Problems<'_>,
+) -> Option<std::sync::Arc<crate::dnssec::Signing>> {
+    let validity = super::settings::parse_duration(&spec.signature_validity.value)
+        .map(|d| d.as_secs())
+        .filter(|s| (3 * 3600..=MAX_VALIDITY_S).contains(s));
+    if validity.is_none() {
+        p.at(
+            &spec.signature_validity,
+            format!(
+                "signature_validity {:?} is not a duration from 3h to 90d (such as 7d)",
+                spec.signature_validity.value
+            ),
+        );
+    }
+    let path = dir.join(&spec.key_file.value);
+    let key = match std::fs::read(&path) {
+        Ok(pem) => crate::dnssec::ZoneKey::from_pem(&pem)
+            .map_err(|e| p.at(&spec.key_file, format!("{}: {e}", path.display())))
+            .ok(),
+        Err(e) => {
+            p.at(
+                &spec.key_file,
+                format!("cannot read DNSSEC key {}: {e}", path.display()),
+            );
+            None
+        }
+    };
+    Some(std::sync::Arc::new(crate::dnssec::Signing::new(
+        key?,
+        validity? as u32,
+        zone,
+    )))
 }
 
 fn build_registry(

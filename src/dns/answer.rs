@@ -44,6 +44,9 @@ pub struct Outcome {
     pub suspect: bool,
     /// What a failback ramp did.
     pub ramp: crate::route::Ramp,
+    /// For NODATA: the types that exist at the name without data ([`crate::dnssec::types`]),
+    /// for a signed zone's NSEC bitmap.
+    pub types: u8,
 }
 
 impl Outcome {
@@ -55,6 +58,7 @@ impl Outcome {
             chosen: None,
             suspect: false,
             ramp: crate::route::Ramp::None,
+            types: 0,
         }
     }
 
@@ -67,7 +71,13 @@ impl Outcome {
             chosen: None,
             suspect: false,
             ramp: crate::route::Ramp::None,
+            types: 0,
         }
+    }
+
+    fn with_types(mut self, types: u8) -> Self {
+        self.types = types;
+        self
     }
 
     fn chose(mut self, registry: usize, d: &crate::route::Decision) -> Self {
@@ -148,6 +158,12 @@ fn apex(ctx: &Context<'_>, r: &mut Response<'_>) -> Outcome {
             write_soa(ctx, r, ctx.qname, zone.ttl);
             Outcome::positive(0)
         }
+        rtype::DNSKEY if zone.dnssec.is_some() => {
+            if let Some(signing) = &zone.dnssec {
+                r.raw_record(ctx.qname, rtype::DNSKEY, zone.ttl, &signing.key.dnskey);
+            }
+            Outcome::positive(0)
+        }
         rtype::NS => {
             for ns in &names.nameservers {
                 r.name_record(ctx.qname, rtype::NS, zone.ttl, ns);
@@ -162,8 +178,20 @@ fn apex(ctx: &Context<'_>, r: &mut Response<'_>) -> Outcome {
             }
             Outcome::positive(0)
         }
-        _ => Outcome::negative(rcode::NOERROR, 0),
+        _ => {
+            use crate::dnssec::types as t;
+            let key = if zone.dnssec.is_some() { t::DNSKEY } else { 0 };
+            Outcome::negative(rcode::NOERROR, 0).with_types(t::NS | t::SOA | key)
+        }
     }
+}
+
+/// The address types of an address set.
+fn types_of(a: &Addresses) -> u8 {
+    use crate::dnssec::types as t;
+    let v4 = if a.v4.is_empty() { 0 } else { t::A };
+    let v6 = if a.v6.is_empty() { 0 } else { t::AAAA };
+    v4 | v6
 }
 
 fn write_soa(ctx: &Context<'_>, r: &mut Response<'_>, owner: &[u8], ttl: u32) {
@@ -204,7 +232,7 @@ fn addresses(
     if write_addresses(r, ctx.qtype, owner, ttl, a) {
         Outcome::positive(scope)
     } else {
-        Outcome::negative(rcode::NOERROR, scope)
+        Outcome::negative(rcode::NOERROR, scope).with_types(types_of(a))
     }
 }
 
@@ -322,6 +350,7 @@ fn public_global(
             } else {
                 // The alias exists; its target has no record of this type (RFC 2308 NODATA).
                 Outcome::negative(rcode::NOERROR, route.scope)
+                    .with_types(types_of(target_addresses))
             }
         }
     };

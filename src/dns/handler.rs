@@ -76,6 +76,9 @@ pub struct About {
     pub ecs: Option<ClientSubnet>,
     /// What the query's COOKIE proved.
     pub cookie: cookie::Check,
+    /// A signed response: the Unix time after which one of its signatures is made again (0:
+    /// not signed). A kept copy must not be served after it.
+    pub refresh_at: u64,
 }
 
 /// Answers one DNS message, writing the response into `out`.
@@ -111,11 +114,7 @@ pub fn handle(
             };
         }
     };
-    let limit = match (request.transport, query.edns) {
-        (Transport::Tcp, _) => u16::MAX as usize,
-        (Transport::Udp, Some(e)) => e.udp_size.clamp(512, MAX_UDP_PAYLOAD) as usize,
-        (Transport::Udp, None) => 512,
-    };
+    let limit = size_limit(request.transport, &query);
     let mut about = About {
         qtype: Some(query.qtype),
         ..About::default()
@@ -150,6 +149,15 @@ pub fn handle(
     }
 }
 
+/// The largest response the client takes.
+fn size_limit(transport: Transport, query: &Query<'_>) -> usize {
+    match (transport, query.edns) {
+        (Transport::Tcp, _) => u16::MAX as usize,
+        (Transport::Udp, Some(e)) => e.udp_size.clamp(512, MAX_UDP_PAYLOAD) as usize,
+        (Transport::Udp, None) => 512,
+    }
+}
+
 /// Writes the response; returns its RCODE and where its OPT record starts.
 fn respond(
     snap: &Snapshot,
@@ -173,6 +181,10 @@ fn respond(
     };
     if q.edns.is_some_and(|e| e.version > 0) {
         return simple(out, rcode::BADVERS, false);
+    }
+    if q.qtype == wire::rtype::NXNAME {
+        // A meta-type, never a question (RFC 9824 section 3.5).
+        return simple(out, rcode::FORMERR, false);
     }
     if q.qclass != 1 || matches!(q.qtype, wire::rtype::AXFR | wire::rtype::IXFR) {
         // A dynamic zone has no transfer to offer (and another class is not ours).
@@ -218,12 +230,36 @@ fn respond(
     if outcome.negative {
         answer::write_negative_soa(&ctx, &mut r);
     }
+    let signing = zone
+        .dnssec
+        .as_deref()
+        .filter(|_| q.edns.is_some_and(|e| e.dnssec_ok));
+    let compact_ok = signing.is_some() && q.edns.is_some_and(|e| e.compact_ok);
     let opt = opt.map(|o| OptOut {
         ecs: ecs.map(|cs| (cs, outcome.scope.min(cs.source_prefix))),
+        compact_ok,
         ..o
     });
     about.chosen = outcome.chosen;
     about.suspect = outcome.suspect;
     about.ramp = outcome.ramp;
-    (outcome.rcode, r.finish(outcome.rcode, opt, MAX_UDP_PAYLOAD))
+    let opt_at = r.finish(outcome.rcode, opt, MAX_UDP_PAYLOAD);
+    if let Some(signing) = signing {
+        let denial = outcome.negative.then_some(crate::dnssec::sign::Denial {
+            nxdomain: outcome.rcode == rcode::NXDOMAIN,
+            types: outcome.types,
+        });
+        let finished = crate::dnssec::sign::Finished {
+            question_len: q.question.len(),
+            opt_at,
+            limit: size_limit(request.transport, q),
+        };
+        let now = now_ms / 1000;
+        let signed = crate::dnssec::sign::sign(signing, out, finished, denial, compact_ok, now);
+        if let Some(s) = signed {
+            about.refresh_at = s.refresh_at;
+            return (s.rcode, s.opt_at);
+        }
+    }
+    (outcome.rcode, opt_at)
 }

@@ -4,7 +4,8 @@
 //!
 //! The handler is a pure function of (serving state, packet, source, transport, time); the
 //! time only matters for a COOKIE (the server cookie carries it) and for a failback ramp in
-//! progress (its share grows), so responses that involved either are never kept. The serving
+//! progress (its share grows), so responses that involved either are never kept; a signed
+//! response is kept until its signatures are due to be made again. The serving
 //! state is named by its unique id, so a reload or a health change (a new state) never meets
 //! an old response. Each UDP thread has its own slots: no lock, no shared cache line.
 
@@ -26,6 +27,8 @@ struct Slot {
     query: Vec<u8>,
     response: Vec<u8>,
     handled: Handled,
+    /// Unix ms after which it is not served (a signed response's signature refresh).
+    until_ms: u64,
 }
 
 /// One thread's recent responses.
@@ -84,6 +87,7 @@ impl Reuse {
             && s.serving == serving.id
             && s.source == request.source
             && s.query == query
+            && request.now_ms < s.until_ms
         {
             out.clear();
             out.extend_from_slice(&s.response);
@@ -93,11 +97,15 @@ impl Reuse {
         }
         self.misses += 1;
         let handled = handle(&serving.snapshot, &serving.health, secrets, request, out);
-        let timeless = match handled {
-            Handled::Answered { about, .. } => {
-                about.cookie == cookie::Check::Absent && about.ramp == Ramp::None
-            }
-            Handled::Dropped => false,
+        let (timeless, until_ms) = match handled {
+            Handled::Answered { about, .. } => (
+                about.cookie == cookie::Check::Absent && about.ramp == Ramp::None,
+                match about.refresh_at {
+                    0 => u64::MAX,
+                    at => at.saturating_mul(1000),
+                },
+            ),
+            Handled::Dropped => (false, 0),
         };
         if timeless {
             if self.slots.is_empty() {
@@ -113,6 +121,7 @@ impl Reuse {
                     s.response.clear();
                     s.response.extend_from_slice(out);
                     s.handled = handled;
+                    s.until_ms = until_ms;
                 }
                 empty => {
                     *empty = Some(Slot {
@@ -121,6 +130,7 @@ impl Reuse {
                         query: query.to_vec(),
                         response: out.clone(),
                         handled,
+                        until_ms,
                     })
                 }
             }

@@ -21,6 +21,14 @@ pub mod rtype {
     pub const AAAA: u16 = 28;
     /// EDNS pseudo-record.
     pub const OPT: u16 = 41;
+    /// DNSSEC signature.
+    pub const RRSIG: u16 = 46;
+    /// DNSSEC next secure (here: compact denial, RFC 9824).
+    pub const NSEC: u16 = 47;
+    /// DNSSEC public key.
+    pub const DNSKEY: u16 = 48;
+    /// RFC 9824's meta-type in an NSEC bitmap: the name does not exist. Never a query type.
+    pub const NXNAME: u16 = 128;
     /// Incremental zone transfer (refused: a dynamic zone has none).
     pub const IXFR: u16 = 251;
     /// Zone transfer (refused).
@@ -74,6 +82,8 @@ impl Cookie {
 pub struct OptOut {
     /// DNSSEC OK, echoed.
     pub dnssec_ok: bool,
+    /// Compact Answers OK (RFC 9824 section 5.1), set by a signed zone for a query with CO.
+    pub compact_ok: bool,
     /// Client Subnet echoed with this SCOPE prefix.
     pub ecs: Option<(ClientSubnet, u8)>,
     /// The COOKIE option to send: client cookie then a 16-byte server cookie (RFC 9018).
@@ -101,6 +111,8 @@ pub struct Edns {
     pub version: u8,
     /// DNSSEC OK bit.
     pub dnssec_ok: bool,
+    /// Compact Answers OK bit (RFC 9824 section 5.1: NXDOMAIN may stay NXDOMAIN).
+    pub compact_ok: bool,
     /// Client Subnet, when present.
     pub client_subnet: Option<ClientSubnet>,
     /// DNS COOKIE, when present (well formed: RFC 7873 section 5.2.2 makes the rest FORMERR).
@@ -305,6 +317,7 @@ fn read_opt(c: &mut Cursor<'_>) -> Option<Edns> {
         udp_size,
         version: (ttl >> 16) as u8,
         dnssec_ok: ttl & 0x8000 != 0,
+        compact_ok: ttl & 0x4000 != 0,
         client_subnet,
         cookie,
     })

@@ -182,6 +182,10 @@ pub struct Ask {
     pub source: IpAddr,
     /// A COOKIE option's bytes (implies EDNS).
     pub cookie: Option<Vec<u8>>,
+    /// EDNS header flags (DO 0x8000, CO 0x4000; implies EDNS).
+    pub edns_flags: u16,
+    /// Recursion desired (for queries to a resolver).
+    pub rd: bool,
 }
 
 impl Ask {
@@ -194,7 +198,29 @@ impl Ask {
             ecs: None,
             source: "127.0.0.1".parse().unwrap(),
             cookie: None,
+            edns_flags: 0,
+            rd: false,
         }
+    }
+
+    /// With the DNSSEC OK bit.
+    pub fn dnssec(mut self) -> Self {
+        self.edns_flags |= 0x8000;
+        self.edns.get_or_insert(1232);
+        self
+    }
+
+    /// With RFC 9824's Compact Answers OK bit.
+    pub fn compact_ok(mut self) -> Self {
+        self.edns_flags |= 0x4000;
+        self.edns.get_or_insert(1232);
+        self
+    }
+
+    /// With recursion desired.
+    pub fn rd(mut self) -> Self {
+        self.rd = true;
+        self
     }
 
     /// With a COOKIE option (client cookie, optionally followed by a server cookie).
@@ -244,7 +270,23 @@ impl Ask {
             }
             m.set_edns(e);
         }
-        m.to_vec().unwrap()
+        let mut bytes = m.to_vec().unwrap();
+        if self.rd {
+            bytes[2] |= 0x01;
+        }
+        if self.edns.is_some() && self.edns_flags != 0 {
+            // The OPT record follows the question: name, type and class, then its TTL, whose
+            // last two bytes are the EDNS flags.
+            let labels = self
+                .name
+                .trim_end_matches('.')
+                .split('.')
+                .filter(|l| !l.is_empty());
+            let qname = labels.map(|l| l.len() + 1).sum::<usize>() + 1;
+            let flags_at = 12 + qname + 4 + 1 + 2 + 2 + 2;
+            bytes[flags_at..flags_at + 2].copy_from_slice(&self.edns_flags.to_be_bytes());
+        }
+        bytes
     }
 
     /// Sends over UDP and decodes the answer.

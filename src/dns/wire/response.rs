@@ -45,6 +45,54 @@ impl<'b> Response<'b> {
         }
     }
 
+    /// Starts a response that repeats `head`, a finished response's header and question (its
+    /// counts and RCODE cleared): the signer rewrites a response this way.
+    pub fn from_head(buf: &'b mut Vec<u8>, head: &[u8], qname_len: usize) -> Self {
+        buf.clear();
+        buf.extend_from_slice(&head[..12]);
+        buf[3] &= 0xF0;
+        buf[4..12].fill(0);
+        let mut r = Self {
+            buf,
+            counts: [0; 3],
+            section: 0,
+            names: [(0, 0); 8],
+            named: 0,
+            sources: [(0, 0, 0); 4],
+            sourced: 0,
+        };
+        if head.len() > 12 {
+            r.buf[5] = 1;
+            r.remember(12, qname_len);
+            r.buf.extend_from_slice(&head[12..]);
+        }
+        r
+    }
+
+    /// Writes a record with opaque data (DNSKEY, RRSIG, NSEC: no name in it is compressed).
+    pub fn raw_record(&mut self, owner: &[u8], rtype: u16, ttl: u32, rdata: &[u8]) {
+        let at = self.record_head(owner, rtype, ttl);
+        self.buf.extend_from_slice(rdata);
+        self.record_end(at);
+    }
+
+    /// Finishes with an OPT record given as its bytes (from a finished response), or none.
+    /// Returns where it starts (0: none).
+    pub fn finish_with_opt(self, rcode: u16, opt: Option<&[u8]>) -> usize {
+        let mut additional = self.counts[2];
+        let mut opt_at = 0;
+        if let Some(o) = opt {
+            additional += 1;
+            opt_at = self.buf.len();
+            self.buf.extend_from_slice(o);
+        }
+        self.buf[3] |= (rcode & 0xF) as u8;
+        self.buf[6..8].copy_from_slice(&self.counts[0].to_be_bytes());
+        self.buf[8..10].copy_from_slice(&self.counts[1].to_be_bytes());
+        self.buf[10..12].copy_from_slice(&additional.to_be_bytes());
+        opt_at
+    }
+
     /// Echoes the question; `qname_len` is the length of its name part.
     pub fn question(&mut self, question: &[u8], qname_len: usize) {
         self.buf[5] = 1;
@@ -201,7 +249,9 @@ impl<'b> Response<'b> {
             self.buf.push(0);
             self.buf.extend_from_slice(&rtype::OPT.to_be_bytes());
             self.buf.extend_from_slice(&udp_size.to_be_bytes());
-            let ttl = (u32::from(rcode >> 4) << 24) | if opt.dnssec_ok { 0x8000 } else { 0 };
+            let flags =
+                if opt.dnssec_ok { 0x8000 } else { 0 } | if opt.compact_ok { 0x4000 } else { 0 };
+            let ttl = (u32::from(rcode >> 4) << 24) | flags;
             self.buf.extend_from_slice(&ttl.to_be_bytes());
             write_opt_rdata(self.buf, opt.ecs, opt.cookie.as_ref());
         }

@@ -1,0 +1,472 @@
+//! Signs a finished response of a signed zone for a query with DO: every RRset of the answer,
+//! authority and additional sections gets its RRSIG right after it, and a negative answer gets
+//! its compact denial (RFC 9824): one NSEC at the name that has no data, next name
+//! `\000.<name>`, the types that exist there (or NXNAME when it does not exist), signed.
+//!
+//! The response is read back (it is our own, well formed) and written again with the
+//! signatures; names stay compressed except inside RRSIG and NSEC data (RFC 4034 3.1.7, 4.1.1).
+//! Signatures come from a process-wide cache keyed by the RRset's canonical form, read without
+//! a lock: a steady answer is signed once per half validity period. A miss costs one signature
+//! per RRset not yet signed, made by the thread that answers (no thread waits for another).
+
+use super::Signing;
+use crate::dns::wire::{Response, rcode, rtype};
+use arc_swap::ArcSwapOption;
+use std::cell::RefCell;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+
+/// What a negative answer denies.
+#[derive(Debug, Clone, Copy)]
+pub struct Denial {
+    /// The name does not exist (NXDOMAIN): the bitmap is RRSIG, NSEC, NXNAME.
+    pub nxdomain: bool,
+    /// For NODATA: the types that exist at the name ([`super::types`] bits).
+    pub types: u8,
+}
+
+/// What signing did.
+#[derive(Debug, Clone, Copy)]
+pub struct Signed {
+    /// The RCODE on the wire (a compact NXDOMAIN is NOERROR unless the query said CO).
+    pub rcode: u16,
+    /// Where the OPT record starts (0: none).
+    pub opt_at: usize,
+    /// Unix time after which a signature in it should be made again (reuse must not outlive it).
+    pub refresh_at: u64,
+}
+
+/// Signature cache slots (direct-mapped), shared by every thread of the process.
+const SLOTS: usize = 8192;
+
+struct Slot {
+    /// The RRset's canonical form (key id, type, TTL, owner, sorted data).
+    key: Vec<u8>,
+    /// RRSIG RDATA (with the signature).
+    rrsig: Vec<u8>,
+    refresh_at: u64,
+    expires_at: u64,
+}
+
+/// The process's signatures: each slot swapped as a whole (arc-swap), so a reader takes no
+/// lock and a writer never waits for one. Two threads that miss the same RRset at once both
+/// sign it, and one signature stays.
+static CACHE: std::sync::LazyLock<Vec<ArcSwapOption<Slot>>> =
+    std::sync::LazyLock::new(|| (0..SLOTS).map(|_| ArcSwapOption::empty()).collect());
+
+/// Signatures made so far by this process (the metrics and the tests read it).
+static SIGNED: AtomicU64 = AtomicU64::new(0);
+
+thread_local! {
+    static SCRATCH: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Signatures made so far by this process.
+pub fn signatures_made() -> u64 {
+    SIGNED.load(Relaxed)
+}
+
+/// One record read back from the response.
+struct Rec {
+    section: usize,
+    owner: Vec<u8>,
+    rtype: u16,
+    ttl: u32,
+    data: Data,
+}
+
+enum Data {
+    Raw(Vec<u8>),
+    Name(Vec<u8>),
+    Soa(Vec<u8>, Vec<u8>, [u8; 20]),
+}
+
+/// Reads a (possibly compressed) name at `at`: its uncompressed wire form and the offset after
+/// it. None when it is not well formed (never for our own responses).
+fn read_name(msg: &[u8], mut at: usize) -> Option<(Vec<u8>, usize)> {
+    let mut name = Vec::with_capacity(64);
+    let mut end = None;
+    for _ in 0..128 {
+        let len = *msg.get(at)? as usize;
+        if len & 0xC0 == 0xC0 {
+            let target = (len & 0x3F) << 8 | *msg.get(at + 1)? as usize;
+            end.get_or_insert(at + 2);
+            if target >= at {
+                return None;
+            }
+            at = target;
+            continue;
+        }
+        name.extend_from_slice(msg.get(at..at + 1 + len)?);
+        at += 1 + len;
+        if len == 0 {
+            return (name.len() <= 255).then(|| (name, end.unwrap_or(at)));
+        }
+    }
+    None
+}
+
+fn lower(name: &[u8]) -> Vec<u8> {
+    name.to_ascii_lowercase()
+}
+
+fn labels(name: &[u8]) -> u8 {
+    let (mut n, mut i) = (0u8, 0usize);
+    while i < name.len() && name[i] != 0 {
+        n += 1;
+        i += 1 + name[i] as usize;
+    }
+    n
+}
+
+/// Reads the records after the question, up to (not including) the OPT record.
+fn read_records(msg: &[u8], question_len: usize) -> Option<Vec<Rec>> {
+    let count = |i: usize| u16::from_be_bytes([msg[i], msg[i + 1]]) as usize;
+    let counts = [count(6), count(8), count(10)];
+    let mut at = 12 + question_len;
+    let mut out = Vec::new();
+    for (section, &n) in counts.iter().enumerate() {
+        for _ in 0..n {
+            let (owner, next) = read_name(msg, at)?;
+            let fixed = msg.get(next..next + 10)?;
+            let rtype = u16::from_be_bytes([fixed[0], fixed[1]]);
+            let ttl = u32::from_be_bytes([fixed[4], fixed[5], fixed[6], fixed[7]]);
+            let len = u16::from_be_bytes([fixed[8], fixed[9]]) as usize;
+            let start = next + 10;
+            let rdata = msg.get(start..start + len)?;
+            at = start + len;
+            let data = match rtype {
+                rtype::OPT => continue,
+                rtype::CNAME | rtype::NS => Data::Name(read_name(msg, start)?.0),
+                rtype::SOA => {
+                    let (mname, after) = read_name(msg, start)?;
+                    let (rname, after) = read_name(msg, after)?;
+                    Data::Soa(mname, rname, msg.get(after..after + 20)?.try_into().ok()?)
+                }
+                _ => Data::Raw(rdata.to_vec()),
+            };
+            out.push(Rec {
+                section,
+                owner,
+                rtype,
+                ttl,
+                data,
+            });
+        }
+    }
+    Some(out)
+}
+
+impl Data {
+    /// RDATA in canonical form (RFC 4034 6.2; names of NS, CNAME, SOA lowercased).
+    fn canonical(&self) -> Vec<u8> {
+        match self {
+            Data::Raw(d) => d.clone(),
+            Data::Name(n) => lower(n),
+            Data::Soa(m, r, numbers) => [&lower(m)[..], &lower(r), numbers].concat(),
+        }
+    }
+
+    fn write(&self, r: &mut Response<'_>, owner: &[u8], rtype: u16, ttl: u32) {
+        match self {
+            Data::Raw(d) => r.raw_record(owner, rtype, ttl, d),
+            Data::Name(n) => r.name_record(owner, rtype, ttl, n),
+            Data::Soa(m, rn, numbers) => {
+                let n = |i: usize| {
+                    u32::from_be_bytes(numbers[i * 4..i * 4 + 4].try_into().unwrap_or_default())
+                };
+                r.soa(owner, ttl, m, rn, [n(0), n(1), n(2), n(3), n(4)]);
+            }
+        }
+    }
+}
+
+/// The NSEC type bitmap (RFC 4034 4.1.2) of sorted, distinct types.
+fn type_bitmap(types: &[u16]) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < types.len() {
+        let window = (types[i] >> 8) as u8;
+        let mut bits = [0u8; 32];
+        let mut len = 0;
+        while i < types.len() && (types[i] >> 8) as u8 == window {
+            let lo = (types[i] & 0xFF) as usize;
+            bits[lo / 8] |= 0x80 >> (lo % 8);
+            len = lo / 8 + 1;
+            i += 1;
+        }
+        out.push(window);
+        out.push(len as u8);
+        out.extend_from_slice(&bits[..len]);
+    }
+    out
+}
+
+/// The compact NSEC of `owner`: next name `\000.<owner>` (lowercase), then the bitmap.
+fn compact_nsec(owner: &[u8], denial: Denial) -> Vec<u8> {
+    let mut types: Vec<u16> = Vec::with_capacity(8);
+    if denial.nxdomain {
+        types.extend([rtype::RRSIG, rtype::NSEC, rtype::NXNAME]);
+    } else {
+        use super::types as t;
+        for (bit, ty) in [
+            (t::A, rtype::A),
+            (t::NS, rtype::NS),
+            (t::CNAME, rtype::CNAME),
+            (t::SOA, rtype::SOA),
+            (t::AAAA, rtype::AAAA),
+            (t::DNSKEY, rtype::DNSKEY),
+        ] {
+            if denial.types & bit != 0 {
+                types.push(ty);
+            }
+        }
+        types.extend([rtype::RRSIG, rtype::NSEC]);
+        types.sort_unstable();
+    }
+    let mut data = vec![1, 0];
+    data.extend(lower(owner));
+    data.extend(type_bitmap(&types));
+    data
+}
+
+fn slot_of(key: &[u8]) -> usize {
+    (crate::route::hash::hash_bytes(key) % SLOTS as u64) as usize
+}
+
+/// The RRSIG RDATA of one RRset (`set`: records of one owner and type), from the cache or
+/// signed now; and when it should be made again.
+fn rrsig(signing: &Signing, set: &[&Rec], now: u64) -> (Vec<u8>, u64) {
+    let first = set[0];
+    let owner = lower(&first.owner);
+    let mut datas: Vec<Vec<u8>> = set.iter().map(|r| r.data.canonical()).collect();
+    datas.sort();
+    datas.dedup();
+    SCRATCH.with(|scratch| {
+        let mut key = scratch.borrow_mut();
+        key.clear();
+        key.extend_from_slice(&signing.id.to_be_bytes());
+        key.extend_from_slice(&first.rtype.to_be_bytes());
+        key.extend_from_slice(&first.ttl.to_be_bytes());
+        key.extend_from_slice(&owner);
+        for d in &datas {
+            key.extend_from_slice(&(d.len() as u16).to_be_bytes());
+            key.extend_from_slice(d);
+        }
+        let slot = &CACHE[slot_of(&key)];
+        if let Some(s) = &*slot.load()
+            && s.key == *key
+            && now < s.refresh_at
+            && now < s.expires_at
+        {
+            return (s.rrsig.clone(), s.refresh_at);
+        }
+        // Inception an hour back (clock skew); made again after half the validity.
+        let inception = now.saturating_sub(3600);
+        let expiration = inception + u64::from(signing.validity_s);
+        let refresh_at = inception + u64::from(signing.validity_s) / 2;
+        let mut rdata = Vec::with_capacity(18 + signing.apex.len() + 64);
+        rdata.extend_from_slice(&first.rtype.to_be_bytes());
+        rdata.push(signing.key.algorithm);
+        rdata.push(labels(&owner));
+        rdata.extend_from_slice(&first.ttl.to_be_bytes());
+        rdata.extend_from_slice(&(expiration as u32).to_be_bytes());
+        rdata.extend_from_slice(&(inception as u32).to_be_bytes());
+        rdata.extend_from_slice(&signing.key.key_tag.to_be_bytes());
+        rdata.extend_from_slice(&signing.apex);
+        let mut data = rdata.clone();
+        for d in &datas {
+            data.extend_from_slice(&owner);
+            data.extend_from_slice(&first.rtype.to_be_bytes());
+            data.extend_from_slice(&1u16.to_be_bytes());
+            data.extend_from_slice(&first.ttl.to_be_bytes());
+            data.extend_from_slice(&(d.len() as u16).to_be_bytes());
+            data.extend_from_slice(d);
+        }
+        rdata.extend(signing.key.sign(&data));
+        SIGNED.fetch_add(1, Relaxed);
+        slot.store(Some(Arc::new(Slot {
+            key: key.clone(),
+            rrsig: rdata.clone(),
+            refresh_at,
+            expires_at: expiration,
+        })));
+        (rdata, refresh_at)
+    })
+}
+
+/// The response being signed.
+#[derive(Debug, Clone, Copy)]
+pub struct Finished {
+    /// Length of its question section.
+    pub question_len: usize,
+    /// Where its OPT record starts (0: none).
+    pub opt_at: usize,
+    /// The most the client takes (UDP): when the signed response is larger, the additional
+    /// section goes first (RFC 4035 3.1.1 lets a server drop it rather than truncate).
+    pub limit: usize,
+}
+
+/// Rewrites the finished response in `out` with signatures and, for `denial`, the compact
+/// NSEC. `compact_ok`: the query said CO, so a name that does not exist keeps NXDOMAIN. None
+/// (and `out` unchanged) if it cannot be read.
+pub fn sign(
+    signing: &Signing,
+    out: &mut Vec<u8>,
+    finished: Finished,
+    denial: Option<Denial>,
+    compact_ok: bool,
+    now: u64,
+) -> Option<Signed> {
+    let Finished {
+        question_len,
+        opt_at,
+        limit,
+    } = finished;
+    let mut recs = read_records(out, question_len)?;
+    let mut wire_rcode = u16::from(out[3] & 0x0F);
+    if let Some(denial) = denial {
+        // The name without data: the question's, or the end of the answer's CNAME chain.
+        let qname = read_name(out, 12)?.0;
+        let owner = recs
+            .iter()
+            .rev()
+            .find(|r| r.section == 0 && r.rtype == rtype::CNAME)
+            .and_then(|r| match &r.data {
+                Data::Name(n) => Some(n.clone()),
+                _ => None,
+            })
+            .unwrap_or(qname);
+        let ttl = recs
+            .iter()
+            .find(|r| r.rtype == rtype::SOA && r.section == 1)
+            .map_or(0, |r| r.ttl);
+        let nsec = Rec {
+            section: 1,
+            data: Data::Raw(compact_nsec(&owner, denial)),
+            owner,
+            rtype: rtype::NSEC,
+            ttl,
+        };
+        let after_authority = recs
+            .iter()
+            .position(|r| r.section > 1)
+            .unwrap_or(recs.len());
+        recs.insert(after_authority, nsec);
+        if denial.nxdomain && !compact_ok {
+            wire_rcode = rcode::NOERROR;
+        }
+    }
+    let opt = (opt_at > 0).then(|| out[opt_at..].to_vec());
+    let head = out[..12 + question_len].to_vec();
+    let qname_len = read_name(out, 12).map_or(0, |n| n.1 - 12);
+    let mut signed = write(
+        signing,
+        out,
+        &recs,
+        &head,
+        qname_len,
+        (wire_rcode, opt.as_deref()),
+        now,
+    );
+    if out.len() > limit && recs.iter().any(|r| r.section == 2) {
+        recs.retain(|r| r.section < 2);
+        signed = write(
+            signing,
+            out,
+            &recs,
+            &head,
+            qname_len,
+            (wire_rcode, opt.as_deref()),
+            now,
+        );
+    }
+    Some(signed)
+}
+
+/// Writes `recs` with their signatures after `head`, then the OPT record.
+fn write(
+    signing: &Signing,
+    out: &mut Vec<u8>,
+    recs: &[Rec],
+    head: &[u8],
+    qname_len: usize,
+    (wire_rcode, opt): (u16, Option<&[u8]>),
+    now: u64,
+) -> Signed {
+    let mut refresh_at = u64::MAX;
+    let mut r = Response::from_head(out, head, qname_len);
+    let mut i = 0;
+    while i < recs.len() {
+        let first = &recs[i];
+        let mut end = i + 1;
+        while end < recs.len()
+            && recs[end].section == first.section
+            && recs[end].rtype == first.rtype
+            && recs[end].owner.eq_ignore_ascii_case(&first.owner)
+        {
+            end += 1;
+        }
+        r.section(first.section);
+        for rec in &recs[i..end] {
+            rec.data.write(&mut r, &rec.owner, rec.rtype, rec.ttl);
+        }
+        let set: Vec<&Rec> = recs[i..end].iter().collect();
+        let (sig, refresh) = rrsig(signing, &set, now);
+        refresh_at = refresh_at.min(refresh);
+        r.raw_record(&first.owner, rtype::RRSIG, first.ttl, &sig);
+        i = end;
+    }
+    let opt_at = r.finish_with_opt(wire_rcode, opt);
+    Signed {
+        rcode: wire_rcode,
+        opt_at,
+        refresh_at,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bitmaps_of_rfc_9824() {
+        // "a.example.com. NSEC \000.a.example.com. RRSIG NSEC NXNAME"
+        let nx = compact_nsec(
+            b"\x01A\x07example\x03com\x00",
+            Denial {
+                nxdomain: true,
+                types: 0,
+            },
+        );
+        let (next, bitmap) = nx.split_at(2 + 15);
+        assert_eq!(next, b"\x01\x00\x01a\x07example\x03com\x00");
+        // Window 0: RRSIG (46) and NSEC (47) in octet 5; NXNAME (128) is window 0, bit 128.
+        let mut want = vec![0u8, 17];
+        want.extend([0; 17]);
+        want[2 + 5] = 0b0000_0011;
+        want[2 + 16] = 0x80;
+        assert_eq!(bitmap, want);
+        // NODATA at the apex: NS SOA RRSIG NSEC DNSKEY.
+        use super::super::types as t;
+        let apex = compact_nsec(
+            b"\x07example\x03com\x00",
+            Denial {
+                nxdomain: false,
+                types: t::NS | t::SOA | t::DNSKEY,
+            },
+        );
+        assert_eq!(&apex[2 + 13..], &[0, 7, 0x22, 0, 0, 0, 0, 0x03, 0x80]);
+    }
+
+    #[test]
+    fn names_read_back_through_pointers_and_loops_are_refused() {
+        let msg = b"\x00\x00\x03abc\x00\x01x\xC0\x02";
+        assert_eq!(
+            read_name(msg, 7).unwrap(),
+            (b"\x01x\x03abc\x00".to_vec(), 11)
+        );
+        let looped = b"\x01a\xC0\x00";
+        assert!(read_name(looped, 0).is_none());
+    }
+}

@@ -431,7 +431,27 @@ fn check_prints_the_ds_and_keygen_writes_a_private_key_once() {
         .arg(&key)
         .status()
     {
-        Ok(st) => assert!(st.success(), "openssl reads the key"),
+        Ok(st) => {
+            assert!(st.success(), "openssl reads the key");
+            // And we read what openssl makes, both algorithms (the README's commands).
+            for (args, alg) in [
+                (&["-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256"][..], 13),
+                (&["-algorithm", "ed25519"][..], 15),
+            ] {
+                let path = dir.path.join(format!("openssl-{alg}.pem"));
+                let st = std::process::Command::new("openssl")
+                    .arg("genpkey")
+                    .args(args)
+                    .arg("-out")
+                    .arg(&path)
+                    .status()
+                    .unwrap();
+                assert!(st.success());
+                let pem = std::fs::read(&path).unwrap();
+                let key = georoute::dnssec::ZoneKey::from_pem(&pem).unwrap();
+                assert_eq!(key.algorithm, alg);
+            }
+        }
         Err(_) => {
             eprintln!("SKIP: openssl is not installed; the key's PKCS#8 form is not cross-checked")
         }

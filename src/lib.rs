@@ -132,6 +132,7 @@ impl Server {
         let snapshot = load_snapshot(&settings.config_dir, 1)?;
         let files = config::reload::with_files(files, snapshot.config.watched_files());
         let shared = Shared::new(snapshot);
+        dnssec::warm::spawn(Arc::clone(&shared.load()));
         shared
             .query_log_every
             .store(settings.query_log_every, Ordering::Relaxed);

@@ -435,7 +435,10 @@ fn check_prints_the_ds_and_keygen_writes_a_private_key_once() {
             assert!(st.success(), "openssl reads the key");
             // And we read what openssl makes, both algorithms (the README's commands).
             for (args, alg) in [
-                (&["-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256"][..], 13),
+                (
+                    &["-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256"][..],
+                    13,
+                ),
                 (&["-algorithm", "ed25519"][..], 15),
             ] {
                 let path = dir.path.join(format!("openssl-{alg}.pem"));

@@ -105,6 +105,7 @@ pub fn reload(
             .counters
             .carry_from(&snapshot.config, &old.counters, &old.config);
         prober.reconfigure(snapshot, stop)?;
+        crate::dnssec::warm::spawn(std::sync::Arc::clone(&shared.load()));
         Ok(generation)
     })();
     let mut status = shared.reload.lock().unwrap_or_else(|e| e.into_inner());

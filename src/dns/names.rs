@@ -187,6 +187,15 @@ impl NameIndex {
     }
 
     /// Looks a lower-case wire name up exactly.
+    /// Every name of a zone (wire form, lower case) with its entry.
+    pub fn names_of(&self, zone: usize) -> impl Iterator<Item = (&[u8], Entry)> {
+        self.entries
+            .iter()
+            .filter(move |(_, (z, _))| *z == zone)
+            .map(|(name, (_, entry))| (&name[..], *entry))
+    }
+
+    /// The entry of a lower-case wire name.
     pub fn get(&self, wire: &[u8]) -> Option<(usize, Entry)> {
         self.entries.get(wire).copied()
     }

@@ -5,8 +5,10 @@
 //! ahead of time: each RRset is signed when it is first answered and its signature is kept (by the
 //! process, read without a lock) until half its validity has passed.
 
+mod cache;
 pub mod key;
 pub mod sign;
+pub mod warm;
 
 pub use key::ZoneKey;
 

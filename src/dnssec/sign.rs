@@ -5,15 +5,14 @@
 //!
 //! The response is read back (it is our own, well formed) and written again with the
 //! signatures; names stay compressed except inside RRSIG and NSEC data (RFC 4034 3.1.7, 4.1.1).
-//! Signatures come from a process-wide cache keyed by the RRset's canonical form, read without
-//! a lock: a steady answer is signed once per half validity period. A miss costs one signature
+//! Signatures come from a process-wide cache (`cache.rs`) keyed by the RRset's canonical form,
+//! read without a lock: a steady answer is signed once per half validity period. A miss costs one signature
 //! per RRset not yet signed, made by the thread that answers (no thread waits for another).
 
 use super::Signing;
+use super::cache::{Entry, Table};
 use crate::dns::wire::{Response, rcode, rtype};
-use arc_swap::ArcSwapOption;
 use std::cell::RefCell;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
 /// What a negative answer denies.
@@ -36,23 +35,10 @@ pub struct Signed {
     pub refresh_at: u64,
 }
 
-/// Signature cache slots (direct-mapped), shared by every thread of the process.
-const SLOTS: usize = 8192;
-
-struct Slot {
-    /// The RRset's canonical form (key id, type, TTL, owner, sorted data).
-    key: Vec<u8>,
-    /// RRSIG RDATA (with the signature).
-    rrsig: Vec<u8>,
-    refresh_at: u64,
-    expires_at: u64,
-}
-
-/// The process's signatures: each slot swapped as a whole (arc-swap), so a reader takes no
-/// lock and a writer never waits for one. Two threads that miss the same RRset at once both
-/// sign it, and one signature stays.
-static CACHE: std::sync::LazyLock<Vec<ArcSwapOption<Slot>>> =
-    std::sync::LazyLock::new(|| (0..SLOTS).map(|_| ArcSwapOption::empty()).collect());
+/// Signatures of RRsets that exist (8,192 slots: the configuration's RRsets, warmed ahead).
+static STABLE: std::sync::LazyLock<Table> = std::sync::LazyLock::new(|| Table::new(8192));
+/// Signatures of the NSECs of names that do not exist (4,096 slots).
+static DENIALS: std::sync::LazyLock<Table> = std::sync::LazyLock::new(|| Table::new(4096));
 
 /// Signatures made so far by this process (the metrics and the tests read it).
 static SIGNED: AtomicU64 = AtomicU64::new(0);
@@ -69,6 +55,8 @@ pub fn signatures_made() -> u64 {
 /// One record read back from the response.
 struct Rec {
     section: usize,
+    /// The NSEC of a name that does not exist (kept in its own cache table).
+    volatile: bool,
     owner: Vec<u8>,
     rtype: u16,
     ttl: u32,
@@ -147,6 +135,7 @@ fn read_records(msg: &[u8], question_len: usize) -> Option<Vec<Rec>> {
             };
             out.push(Rec {
                 section,
+                volatile: false,
                 owner,
                 rtype,
                 ttl,
@@ -230,13 +219,10 @@ fn compact_nsec(owner: &[u8], denial: Denial) -> Vec<u8> {
     data
 }
 
-fn slot_of(key: &[u8]) -> usize {
-    (crate::route::hash::hash_bytes(key) % SLOTS as u64) as usize
-}
-
 /// The RRSIG RDATA of one RRset (`set`: records of one owner and type), from the cache or
 /// signed now; and when it should be made again.
 fn rrsig(signing: &Signing, set: &[&Rec], now: u64) -> (Vec<u8>, u64) {
+    let table = if set[0].volatile { &DENIALS } else { &STABLE };
     let first = set[0];
     let owner = lower(&first.owner);
     let mut datas: Vec<Vec<u8>> = set.iter().map(|r| r.data.canonical()).collect();
@@ -253,13 +239,9 @@ fn rrsig(signing: &Signing, set: &[&Rec], now: u64) -> (Vec<u8>, u64) {
             key.extend_from_slice(&(d.len() as u16).to_be_bytes());
             key.extend_from_slice(d);
         }
-        let slot = &CACHE[slot_of(&key)];
-        if let Some(s) = &*slot.load()
-            && s.key == *key
-            && now < s.refresh_at
-            && now < s.expires_at
-        {
-            return (s.rrsig.clone(), s.refresh_at);
+        let hash = crate::route::hash::hash_bytes(&key);
+        if let Some(found) = table.get(hash, &key, now) {
+            return found;
         }
         // Inception an hour back (clock skew); made again after half the validity.
         let inception = now.saturating_sub(3600);
@@ -285,12 +267,12 @@ fn rrsig(signing: &Signing, set: &[&Rec], now: u64) -> (Vec<u8>, u64) {
         }
         rdata.extend(signing.key.sign(&data));
         SIGNED.fetch_add(1, Relaxed);
-        slot.store(Some(Arc::new(Slot {
+        let entry = Entry {
             key: key.clone(),
             rrsig: rdata.clone(),
             refresh_at,
-            expires_at: expiration,
-        })));
+        };
+        table.put(hash, entry, now);
         (rdata, refresh_at)
     })
 }
@@ -305,6 +287,34 @@ pub struct Finished {
     /// The most the client takes (UDP): when the signed response is larger, the additional
     /// section goes first (RFC 4035 3.1.1 lets a server drop it rather than truncate).
     pub limit: usize,
+}
+
+/// Signs one RRset ahead of need (the warm-up): `owner` in wire form, `datas` its records' data
+/// (names uncompressed). Returns true when a signature was made (false: already cached).
+pub fn presign(signing: &Signing, owner: &[u8], rtype: u16, ttl: u32, datas: &[&[u8]]) -> bool {
+    let name_data = matches!(rtype, rtype::CNAME | rtype::NS);
+    let recs: Vec<Rec> = datas
+        .iter()
+        .map(|d| Rec {
+            section: 0,
+            volatile: false,
+            owner: owner.to_vec(),
+            rtype,
+            ttl,
+            data: if name_data {
+                Data::Name(d.to_vec())
+            } else {
+                Data::Raw(d.to_vec())
+            },
+        })
+        .collect();
+    let set: Vec<&Rec> = recs.iter().collect();
+    let before = signatures_made();
+    let now = crate::state::unix_now().as_secs();
+    !set.is_empty() && {
+        rrsig(signing, &set, now);
+        signatures_made() > before
+    }
 }
 
 /// Rewrites the finished response in `out` with signatures and, for `denial`, the compact
@@ -343,6 +353,7 @@ pub fn sign(
             .map_or(0, |r| r.ttl);
         let nsec = Rec {
             section: 1,
+            volatile: denial.nxdomain,
             data: Data::Raw(compact_nsec(&owner, denial)),
             owner,
             rtype: rtype::NSEC,

@@ -1,0 +1,124 @@
+//! The signature warm-up (its own test binary: the signature counter is process-wide): after
+//! `dnssec::warm::warm`, answering every kind of query needs no new signature at all, from
+//! outside and inside the view, for every replica the global name may point at; a name that
+//! does not exist needs exactly one (its NSEC); a second warm-up signs nothing.
+
+mod common;
+
+use common::TestDir;
+use georoute::dns::wire::ClientSubnet;
+use georoute::dns::{Request, Transport, handle};
+use georoute::dnssec::sign::signatures_made;
+use georoute::health::HealthState;
+use georoute::state::Serving;
+use std::net::IpAddr;
+use std::sync::Arc;
+
+/// A query with EDNS and DO.
+fn query(name: &str, qtype: u16, ecs: Option<&str>) -> Vec<u8> {
+    let ecs = ecs.map(|c| {
+        let net: ipnet::IpNet = c.parse().unwrap();
+        ClientSubnet {
+            address: net.network(),
+            source_prefix: net.prefix_len(),
+        }
+    });
+    let mut p = georoute::dns::wire::build_query(name, qtype, ecs);
+    let flags_at = 12 + georoute::dns::names::to_wire(name).len() + 4 + 1 + 2 + 2 + 2;
+    p[flags_at] |= 0x80;
+    p
+}
+
+#[test]
+fn after_the_warm_up_a_query_needs_at_most_one_signature() {
+    let dir = TestDir::example();
+    dir.write(
+        "keys/azurecr.io.pem",
+        &georoute::dnssec::key::generate("ecdsa-p256").unwrap(),
+    );
+    let zone = dir.path.join("zones/azurecr.io.yaml");
+    let text = std::fs::read_to_string(&zone).unwrap();
+    std::fs::write(
+        &zone,
+        format!("{text}dnssec: {{key_file: keys/azurecr.io.pem}}\n"),
+    )
+    .unwrap();
+    let snap = georoute::load_snapshot(&dir.path, 1).unwrap();
+    let health = HealthState::from_config(&snap.config);
+    let serving = Serving::new(Arc::new(snap), Arc::new(health));
+    let warmed = georoute::dnssec::warm::warm(&serving);
+    assert!(warmed.signatures > 20, "{warmed:?}");
+    assert_eq!(
+        georoute::dnssec::warm::warm(&serving).signatures,
+        0,
+        "all cached"
+    );
+
+    let secrets = georoute::dns::cookie::Secrets {
+        current: [1; 16],
+        previous: None,
+    };
+    let mut out = Vec::new();
+    let mut ask = |packet: &[u8], source: &str, transport: Transport| -> u64 {
+        let before = signatures_made();
+        let request = Request {
+            packet,
+            source: source.parse::<IpAddr>().unwrap(),
+            transport,
+            now_ms: georoute::state::unix_now_ms(),
+        };
+        handle(
+            &serving.snapshot,
+            &serving.health,
+            &secrets,
+            &request,
+            &mut out,
+        );
+        assert!(out.len() > 12);
+        signatures_made() - before
+    };
+    let global = "myregistry.azurecr.io";
+    let mut queries: Vec<(Vec<u8>, &str)> = Vec::new();
+    // The global name from clients near every replica (the example's override and GeoIP
+    // subnets, README's table) and from inside the view.
+    for ecs in [
+        None,
+        Some("198.51.100.0/24"),
+        Some("203.0.113.0/24"),
+        Some("81.2.69.0/24"),
+        Some("175.16.199.0/24"),
+        Some("216.160.83.0/24"),
+        Some("2001:db8::/56"),
+    ] {
+        for qtype in [1, 28, 16] {
+            queries.push((query(global, qtype, ecs), "192.0.2.1"));
+        }
+    }
+    queries.push((query(global, 1, None), "10.1.2.3"));
+    for name in [
+        "azurecr.io",
+        "geo.azurecr.io",
+        "ns1.azurecr.io",
+        "myregistry.eastus.geo.azurecr.io",
+        "myregistry.westeurope.geo.azurecr.io",
+        "myregistry.eastus2.data.azurecr.io",
+    ] {
+        for qtype in [1, 28, 16, 6, 2, 48] {
+            queries.push((query(name, qtype, None), "192.0.2.1"));
+            queries.push((query(name, qtype, None), "10.1.2.3"));
+        }
+    }
+    for (packet, source) in &queries {
+        for transport in [Transport::Udp, Transport::Tcp] {
+            assert_eq!(
+                ask(packet, source, transport),
+                0,
+                "{packet:?} from {source}"
+            );
+        }
+    }
+    // A name that does not exist: one signature, its NSEC (the SOA is warm); then cached.
+    let nx = query("nothing-here.azurecr.io", 1, None);
+    assert_eq!(ask(&nx, "192.0.2.1", Transport::Udp), 1);
+    assert_eq!(ask(&nx, "192.0.2.1", Transport::Udp), 0);
+}

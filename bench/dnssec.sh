@@ -294,6 +294,23 @@ signatures() {
   [[ "$v" =~ ^[0-9]+$ ]] || die "no georoute_dnssec_signatures_total on http://127.0.0.1:$APORT/metrics"
   echo "$v"
 }
+# The server signs ahead what it can (the warm-up thread logs "signatures warmed"); wait for it,
+# at most 60 s (a build without a warm-up: until the counter stays still for 3 s).
+WARMED="(no warm-up line in the log)"
+deadline=$((SECONDS + 60))
+last=-1
+still=0
+while ((SECONDS < deadline)); do
+  if grep -q 'signatures warmed' "$OUT/georoute.log"; then
+    WARMED=$(grep -m1 'signatures warmed' "$OUT/georoute.log" | sed -E 's/\x1b\[[0-9;]*m//g; s/^[^ ]+ +//')
+    break
+  fi
+  now=$(signatures)
+  if ((now == last)); then still=$((still + 1)); else still=0; fi
+  ((still < 3)) || break
+  last=$now
+  sleep 1
+done
 SIG_START=$(signatures)
 
 # ---------------------------------------------------------------------------
@@ -382,6 +399,7 @@ check_sample() {
 }
 
 SAMPLE_FAILS=0
+: >"$OUT/samples.txt"
 check_samples() { # dir label -> appends to samples.txt, counts failures
   local dir=$1 label=$2 name e i=0 v
   {
@@ -419,10 +437,12 @@ check_samples "$OUT/samples-start" "at start (cold signature cache)"
   echo "dnsperf:         $DNSPERF_VERSION"
   echo "key:             $ALG (algorithm $ALG_NUM), key tag $KEY_TAG; $DS"
   echo "server:          georoute serve --no-probes --udp-threads 1, the shipped example signed (rate limiting exempts loopback)"
+  echo "signature warm-up: $WARMED; georoute_dnssec_signatures_total $SIG_START before the first query"
   echo "mix (-B):        $MIX_DESC; RD=0, EDNS0 UDP 1232, unsigned = no DO, signed = DO"
   echo "answer bytes:    unsigned / signed: $sizes"
   echo "steady passes:   dnsperf -B -Q $QPS -l $SECS -q $OUTSTANDING -b $DPBUF -t 2, $REPS rounds, order alternating; warm-up ${WARMUP}s each"
   echo "miss passes:     dnsperf -Q $MISS_QPS -l $MISS_SECS -q $OUTSTANDING -b $DPBUF -t 2 -v, $MISS_NAMES unique names r<N>.$ZONE A (-D) / u<N>.$ZONE A (-e), $MISS_REPS rounds"
+  echo "                 with signed-lowrate: the signed mix (-B) at $MISS_QPS qps, each round"
   echo "pinning:         $PIN_DESC"
 } >"$OUT/env.txt"
 cat "$OUT/env.txt"
@@ -501,10 +521,15 @@ done
 SIG_AFTER=$(signatures)
 check_samples "$OUT/samples-load" "under load (round 1, signed pass)"
 
-# Miss passes: every query a name not asked before.
+# Miss passes: every query a name not asked before; and the steady signed mix at the same rate
+# (per-answer CPU depends on the rate: at a low rate the thread wakes up for fewer packets each).
 for ((r = 1; r <= MISS_REPS; r++)); do
-  if ((r % 2)); then order=(miss-signed miss-unsigned); else order=(miss-unsigned miss-signed); fi
+  if ((r % 2)); then order=(miss-signed miss-unsigned signed-lowrate); else order=(signed-lowrate miss-unsigned miss-signed); fi
   for kind in "${order[@]}"; do
+    if [[ "$kind" == signed-lowrate ]]; then
+      one_pass "m$r" "$kind" "$OUT/run-m$r-$kind.txt" -B -d "$WORK/mix-signed.bin" -Q "$MISS_QPS" -l "$MISS_SECS"
+      continue
+    fi
     if [[ "$kind" == miss-signed ]]; then prefix=r; flag=-D; else prefix=u; flag=-e; fi
     # A fresh range of names per round: N from (r-1)*MISS_NAMES+1 (no name is ever asked twice).
     miss_file "$prefix" $(((r - 1) * MISS_NAMES)) "$WORK/miss.txt"
@@ -576,12 +601,12 @@ kill -0 "$SERVER_PID" 2>/dev/null || die "georoute exited"
           printf "without them: unsigned %.3f us (%d runs), signed %.3f us (%d): ratio %.3f\n", median(cus, "unsigned", nc["unsigned"]),
             nc["unsigned"], median(cus, "signed", nc["signed"]), nc["signed"], median(cus, "signed", nc["signed"]) / median(cus, "unsigned", nc["unsigned"])
       }
-      printf "\nsignature cache: georoute_dnssec_signatures_total %d at start, %d after the warm-up, %d after the %d steady signed passes (%d signed answers): %d made during them\n",
+      printf "\nsignature cache: georoute_dnssec_signatures_total %d at start (server warm-up done), %d after the warm-up passes, %d after the %d steady signed passes (%d signed answers): %d made during them\n",
         sig_start, sig_before, sig_after, n["signed"], comp["signed"], sig_after - sig_before
       printf "\nsignature cache misses: %d qps x %ds, every query a name not asked before (NXDOMAIN; with DO a compact denial: NSEC + RRSIG)\n", mqps, msecs
       printf "%-15s %4s %10s %17s %10s %8s %12s %9s\n", "pass", "runs", "median_us", "min..max_us", "sigs/ans", "lat_us", "lost/sent", "answers"
-      split("miss-signed miss-unsigned", M, " ")
-      for (i = 1; i <= 2; i++) {
+      split("miss-signed miss-unsigned signed-lowrate", M, " ")
+      for (i = 1; i <= 3; i++) {
         k = M[i]; c = n[k]; if (!c) continue
         med[k] = median(us, k, c)
         printf "%-15s %4d %10.3f %8.3f..%-8.3f %10.3f %8.1f %5d/%-8d %9d\n", k, c, med[k], mm(us, k, c, "min"), mm(us, k, c, "max"),
@@ -589,13 +614,15 @@ kill -0 "$SERVER_PID" 2>/dev/null || die "georoute exited"
       }
       if (n["miss-signed"] && n["signed"]) {
         s = median(spa, "miss-signed", n["miss-signed"])
-        printf "\ncost of a miss: miss-signed - signed steady = %.3f us per answer", med["miss-signed"] - med["signed"]
+        printf "\ncost of a miss, us per answer (medians):\n"
+        printf "  miss-signed - signed (steady, %d qps)         = %8.3f\n", qps, med["miss-signed"] - med["signed"]
+        if (n["signed-lowrate"])
+          printf "  miss-signed - signed-lowrate (same rate)      = %8.3f  (handler run + one signature)\n", med["miss-signed"] - med["signed-lowrate"]
         if (n["miss-unsigned"]) {
           d = med["miss-signed"] - med["miss-unsigned"]
-          printf "; miss-signed - miss-unsigned (the signing alone) = %.3f us per answer, %.3f us per signature (%.3f signatures per answer)",
-            d, s > 0 ? d / s : 0, s
+          printf "  miss-signed - miss-unsigned (the signing)     = %8.3f  = %.3f us per signature (%.3f signatures per answer)\n",
+            d, (s > 0 ? d / s : 0), s
         }
-        printf "\n"
       }
       while ((getline line < latf) > 0) { if (lh++) lt = lt "  " line "\n"; else lt = "  " line "\n" }
       if (lh > 1) printf "\nlatency of the miss passes as dnsperf saw it (us, dnsperf -v):\n%s", lt

@@ -424,7 +424,7 @@ sizes=$(i=0; while read -r name e; do
   printf '%s%s: %s / %s' "$([[ $i -gt 1 ]] && echo '; ')" "$label" \
     "$(awk '/MSG SIZE/ {print $NF}' "$OUT/samples-start/$i-nodo.txt")" "$(awk '/MSG SIZE/ {print $NF}' "$OUT/samples-start/$i-do.txt")"
 done <"$WORK/mix.txt")
-check_samples "$OUT/samples-start" "at start (cold signature cache)"
+check_samples "$OUT/samples-start" "at start (after the server's own signature warm-up)"
 
 # ---------------------------------------------------------------------------
 # Environment record
@@ -615,12 +615,12 @@ kill -0 "$SERVER_PID" 2>/dev/null || die "georoute exited"
       if (n["miss-signed"] && n["signed"]) {
         s = median(spa, "miss-signed", n["miss-signed"])
         printf "\ncost of a miss, us per answer (medians):\n"
-        printf "  miss-signed - signed (steady, %d qps)         = %8.3f\n", qps, med["miss-signed"] - med["signed"]
+        printf "  miss-signed - signed (steady mix, %6d qps)   = %8.3f\n", qps, med["miss-signed"] - med["signed"]
         if (n["signed-lowrate"])
-          printf "  miss-signed - signed-lowrate (same rate)      = %8.3f  (handler run + one signature)\n", med["miss-signed"] - med["signed-lowrate"]
+          printf "  miss-signed - signed-lowrate (same rate)       = %8.3f  (handler run + one signature)\n", med["miss-signed"] - med["signed-lowrate"]
         if (n["miss-unsigned"]) {
           d = med["miss-signed"] - med["miss-unsigned"]
-          printf "  miss-signed - miss-unsigned (the signing)     = %8.3f  = %.3f us per signature (%.3f signatures per answer)\n",
+          printf "  miss-signed - miss-unsigned (the signing)      = %8.3f  = %.3f us per signature (%.3f signatures per answer)\n",
             d, (s > 0 ? d / s : 0), s
         }
       }

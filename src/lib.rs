@@ -22,6 +22,7 @@ pub mod dns;
 pub mod dnssec;
 pub mod events;
 pub mod explain;
+pub mod fleet;
 pub mod geo;
 pub mod health;
 pub mod metrics;
@@ -57,6 +58,20 @@ pub struct Settings {
     pub probes: bool,
     /// Log one query in this many at info level (0: off).
     pub query_log_every: u64,
+    /// This instance's name in a fleet and in its probes' User-Agent.
+    pub instance: String,
+}
+
+/// The host's name (the default instance name), or `georoute` when it has none.
+pub fn host_name() -> String {
+    let mut buf = [0u8; 256];
+    // SAFETY: the buffer is valid for its length; gethostname writes at most that much.
+    let ok = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) } == 0;
+    let len = buf.iter().position(|&b| b == 0).unwrap_or(0);
+    match std::str::from_utf8(&buf[..len]) {
+        Ok(name) if ok && !name.is_empty() => name.to_string(),
+        _ => "georoute".into(),
+    }
 }
 
 impl Settings {
@@ -72,6 +87,7 @@ impl Settings {
             probe_concurrency: 64,
             probes: true,
             query_log_every: 0,
+            instance: host_name(),
         }
     }
 }
@@ -140,6 +156,7 @@ impl Server {
             shared.clone(),
             settings.probe_concurrency,
             settings.probes,
+            &settings.instance,
         )
         .map_err(Error::Probe)?;
         if settings.probes {
@@ -176,6 +193,37 @@ impl Server {
             files,
             stop_rx.clone(),
         )));
+        let fleet_settings = shared.snapshot().config.fleet.clone();
+        if let (true, Some(fleet)) = (settings.probes, fleet_settings) {
+            let name = &settings.instance;
+            let valid = !name.is_empty()
+                && name.len() <= 64
+                && name
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b));
+            if !valid {
+                return Err(Error::Probe(format!(
+                    "instance name {name:?}: letters, digits, '-', '_' and '.' only (--instance)"
+                )));
+            }
+            // Read etcd twice per shortest probe interval (100 ms to 1 s).
+            let poll = shared
+                .snapshot()
+                .config
+                .policies
+                .values()
+                .map(|p| p.interval / 2)
+                .min()
+                .unwrap_or(std::time::Duration::from_secs(1))
+                .clamp(
+                    std::time::Duration::from_millis(100),
+                    std::time::Duration::from_secs(1),
+                );
+            let state = fleet::FleetState::new(name.clone(), fleet);
+            prober.join_fleet(state.clone());
+            let task = fleet::spawn(state, prober.clone(), poll, stop_rx.clone());
+            tasks.push(task.map_err(Error::Probe)?);
+        }
         let mut admin_addr = None;
         if let Some(addr) = settings.admin {
             let listener = tokio::net::TcpListener::bind(addr)

@@ -47,6 +47,10 @@ enum Command {
         /// Log one query in N at info level (0: off, the default).
         #[arg(long, default_value_t = 0)]
         query_log_sample: u64,
+        /// This instance's name in a fleet (probes/fleet.yaml) and in its probes' User-Agent
+        /// (default: the host name).
+        #[arg(long)]
+        instance: Option<String>,
     },
     /// Show health-driven failover locally: loopback replica stand-ins you can fail and restore.
     Demo {
@@ -115,6 +119,7 @@ fn main() -> ExitCode {
             udp_recv_buffer,
             no_probes,
             query_log_sample,
+            instance,
         } => {
             init_logging(log_format);
             let mut settings = Settings::new(config);
@@ -126,6 +131,9 @@ fn main() -> ExitCode {
             settings.admin = Some(admin);
             settings.probes = !no_probes;
             settings.query_log_every = query_log_sample;
+            if let Some(name) = instance {
+                settings.instance = name;
+            }
             serve(settings)
         }
         Command::Demo { config, dns, admin } => {

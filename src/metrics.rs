@@ -255,6 +255,8 @@ pub struct Gauges {
     pub fail_open_events: u64,
     /// Registries failing open now.
     pub failing_open: usize,
+    /// In a fleet: (connected to etcd now, times it lost etcd).
+    pub fleet: Option<(bool, u64)>,
 }
 
 /// A label value escaped as the text exposition format requires (backslash, quote, newline).
@@ -465,6 +467,21 @@ pub fn render(
             "counter",
             "Rejected configuration reloads (the previous one kept serving).",
             vec![("", g.reload_failures)],
+        ),
+        (
+            "georoute_fleet_connected",
+            "gauge",
+            "1 while fleet health comes from etcd, 0 while this instance decides alone (no series outside a fleet).",
+            g.fleet
+                .map(|(c, _)| ("", u64::from(c)))
+                .into_iter()
+                .collect(),
+        ),
+        (
+            "georoute_fleet_disconnects_total",
+            "counter",
+            "Times this instance lost etcd and fell back to probing every replica itself.",
+            g.fleet.map(|(_, n)| ("", n)).into_iter().collect(),
         ),
         (
             "georoute_dnssec_signatures_total",

@@ -63,6 +63,7 @@ pub fn status(admin: &Admin) -> serde_json::Value {
         "zones": zones,
         "regions": regions,
         "events": admin.shared.events.recent(),
+        "fleet": admin.prober.fleet().map(|f| f.status()),
     })
 }
 
@@ -78,6 +79,10 @@ pub fn metrics(admin: &Admin) -> String {
         reload_failures: reload.failures,
         fail_open_events: events,
         failing_open: failing.len(),
+        fleet: admin
+            .prober
+            .fleet()
+            .map(|f| (f.connected(), f.disconnects())),
     };
     crate::metrics::render(
         &admin.shared.metrics,

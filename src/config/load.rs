@@ -37,8 +37,14 @@ pub fn load(dir: &Path) -> Result<Config, ConfigErrors> {
 
     let mut policy_files = Vec::new();
     let mut region_health = None;
+    let mut fleet = None;
     for path in yaml_files(&dir.join("probes"), false, &mut found) {
-        if path.file_name().is_some_and(|n| n == "regions.yaml") {
+        if path.file_name().is_some_and(|n| n == "fleet.yaml") {
+            if let Some(f) = parse_file::<super::fleet::FleetFile>(&path, &mut found) {
+                let mut problems = Problems::new(&path, &mut found);
+                fleet = Some(super::fleet::build(f, &mut problems));
+            }
+        } else if path.file_name().is_some_and(|n| n == "regions.yaml") {
             region_health = parse_file::<RegionsHealthFile>(&path, &mut found).map(|f| (path, f));
         } else if let Some(f) = parse_file::<ProbesFile>(&path, &mut found) {
             policy_files.push((path, f));
@@ -76,6 +82,7 @@ pub fn load(dir: &Path) -> Result<Config, ConfigErrors> {
         policies,
         region_health,
         server,
+        fleet,
     })
 }
 

@@ -4,6 +4,7 @@
 //! `settings.rs` check everything and build the types below. Nothing unvalidated gets out.
 
 pub mod error;
+pub mod fleet;
 pub mod latency;
 mod load;
 pub mod reload;
@@ -42,6 +43,8 @@ pub struct Config {
     pub zone_files: Vec<PathBuf>,
     /// `server.yaml`: rate limiting and cookie secrets.
     pub server: server::ServerSettings,
+    /// `probes/fleet.yaml`: health shared through etcd (None: this instance alone).
+    pub fleet: Option<fleet::FleetSettings>,
 }
 
 impl Config {

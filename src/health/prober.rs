@@ -94,10 +94,14 @@ pub struct Prober {
     fail_open_events: std::sync::atomic::AtomicU64,
     /// A health rebuild is scheduled and has not started yet (transitions coalesce into it).
     publish_pending: std::sync::atomic::AtomicBool,
+    /// `georoute/<version> (<instance>)`, sent with every HTTP probe.
+    user_agent: String,
+    /// Fleet health, when `probes/fleet.yaml` is in force.
+    fleet: std::sync::OnceLock<Arc<crate::fleet::FleetState>>,
 }
 
 /// Builds the probe targets of a configuration (HTTP clients included).
-fn targets(config: &Config) -> Result<Vec<Target>, String> {
+fn targets(config: &Config, user_agent: &str) -> Result<Vec<Target>, String> {
     let mut specs = Vec::new();
     for zone in &config.zones {
         for reg in &zone.registries {
@@ -142,7 +146,7 @@ fn targets(config: &Config) -> Result<Vec<Target>, String> {
             SocketAddr::from(([0, 0, 0, 0], 0)),
         ));
     }
-    build_targets(specs)
+    build_targets(specs, user_agent)
 }
 
 /// Probe clients are shared by every target with the same TLS settings (building one loads the
@@ -151,6 +155,7 @@ type TlsKey = (bool, Option<std::path::PathBuf>);
 
 fn build_targets(
     specs: Vec<(TargetKey, ProbePolicy, String, SocketAddr)>,
+    user_agent: &str,
 ) -> Result<Vec<Target>, String> {
     let mut routes: HashMap<TlsKey, Vec<(String, SocketAddr)>> = HashMap::new();
     for (_, policy, url, address) in &specs {
@@ -170,6 +175,7 @@ fn build_targets(
     for ((verify, ca), hosts) in routes {
         let mut builder = reqwest::Client::builder()
             .no_proxy()
+            .user_agent(user_agent)
             .redirect(reqwest::redirect::Policy::none())
             .pool_max_idle_per_host(0)
             .danger_accept_invalid_certs(!verify);
@@ -274,8 +280,10 @@ impl Prober {
         shared: Arc<Shared>,
         concurrency: usize,
         enabled: bool,
+        instance: &str,
     ) -> Result<Arc<Self>, String> {
-        let targets = targets(&shared.snapshot().config)?
+        let user_agent = format!("georoute/{} ({instance})", env!("CARGO_PKG_VERSION"));
+        let targets = targets(&shared.snapshot().config, &user_agent)?
             .into_iter()
             .map(Arc::new)
             .collect();
@@ -290,7 +298,42 @@ impl Prober {
             fail_open: Mutex::new(Vec::new()),
             fail_open_events: std::sync::atomic::AtomicU64::new(0),
             publish_pending: std::sync::atomic::AtomicBool::new(false),
+            user_agent,
+            fleet: std::sync::OnceLock::new(),
         }))
+    }
+
+    /// Shares health with the fleet from now on (once).
+    pub fn join_fleet(&self, fleet: Arc<crate::fleet::FleetState>) {
+        let _ = self.fleet.set(fleet);
+    }
+
+    /// The fleet, when this instance is in one.
+    pub fn fleet(&self) -> Option<&Arc<crate::fleet::FleetState>> {
+        self.fleet.get()
+    }
+
+    /// The keys of every probe target.
+    pub fn target_keys(&self) -> Vec<TargetKey> {
+        self.current_targets()
+            .iter()
+            .map(|t| t.key.clone())
+            .collect()
+    }
+
+    /// This instance's own verdict on each replica it has probed (label → down), after its
+    /// fall/rise: what it publishes to the fleet.
+    pub fn replica_verdicts(&self) -> HashMap<String, bool> {
+        let records = self.records.lock().unwrap_or_else(|e| e.into_inner());
+        records
+            .iter()
+            .filter(|(k, _)| matches!(k, TargetKey::Replica(..)))
+            .filter_map(|(k, r)| match r.machine.health() {
+                Health::Up => Some((k.label(), false)),
+                Health::Down => Some((k.label(), true)),
+                Health::Unknown => None,
+            })
+            .collect()
     }
 
     /// One round of every probe, bounded by the longest probe timeout; probes still running
@@ -342,7 +385,10 @@ impl Prober {
                             _ = epoch.changed() => return,
                         }
                         me.set_due(&t, Instant::now() + jittered());
-                        me.run_one(&t, Some(due)).await;
+                        // In a fleet, another instance may be this replica's observer.
+                        if me.fleet.get().is_none_or(|f| f.probes(&t.key)) {
+                            me.run_one(&t, Some(due)).await;
+                        }
                     }
                 })
             })
@@ -381,14 +427,17 @@ impl Prober {
         stop: watch::Receiver<bool>,
     ) -> Result<(), String> {
         let config = &snapshot.config;
-        let new: Vec<Arc<Target>> = targets(config)?.into_iter().map(Arc::new).collect();
+        let new: Vec<Arc<Target>> = targets(config, &self.user_agent)?
+            .into_iter()
+            .map(Arc::new)
+            .collect();
         let keys: std::collections::HashSet<TargetKey> =
             new.iter().map(|t| t.key.clone()).collect();
         *self.targets.lock().unwrap_or_else(|e| e.into_inner()) = new;
         self.epoch.send_modify(|e| *e += 1);
         let mut records = self.records.lock().unwrap_or_else(|e| e.into_inner());
         records.retain(|k, _| keys.contains(k));
-        let state = build_state(config, &records);
+        let state = build_state(config, &records, self.fleet.get().map(|f| &**f));
         // Installed under the records lock: a transition recorded meanwhile is either in this
         // state or rebuilt on top of the new configuration, never lost or mis-indexed.
         self.shared.install(snapshot, state);
@@ -476,14 +525,15 @@ impl Prober {
         });
     }
 
-    /// Rebuilds and swaps in the health table from the probe records.
-    fn publish(&self) {
+    /// Rebuilds and swaps in the health table from the probe records (and the fleet's
+    /// conclusions, in a fleet).
+    pub fn publish(&self) {
         let records = self.records.lock().unwrap_or_else(|e| e.into_inner());
         // Built for whichever configuration is current at the swap, under the records lock so
         // a reload (which also takes it) cannot interleave.
         let state = self
             .shared
-            .update_health(|config| build_state(config, &records));
+            .update_health(|config| build_state(config, &records, self.fleet.get().map(|f| &**f)));
         drop(records);
         self.note_fail_open(&state);
     }
@@ -571,8 +621,13 @@ impl Prober {
     }
 }
 
-/// The health table of a configuration from the probe records.
-fn build_state(config: &Config, records: &HashMap<TargetKey, Record>) -> HealthState {
+/// The health table of a configuration from the probe records; in a fleet connected to etcd, a
+/// replica's down-or-up is the fleet's conclusion instead of this instance's own.
+fn build_state(
+    config: &Config,
+    records: &HashMap<TargetKey, Record>,
+    fleet: Option<&crate::fleet::FleetState>,
+) -> HealthState {
     // When a record last came back up from down (the failback ramp's start), Unix ms.
     let recovered = |r: &Record| {
         r.last_transition
@@ -587,14 +642,22 @@ fn build_state(config: &Config, records: &HashMap<TargetKey, Record>) -> HealthS
             for (i, rep) in reg.replicas.iter().enumerate() {
                 let key =
                     TargetKey::Replica(zone.name.clone(), reg.name.clone(), rep.region.clone());
-                if let Some(rec) = records.get(&key) {
-                    let health = ReplicaHealth {
+                let shared = fleet.and_then(|f| f.down(&key));
+                let rec = records.get(&key);
+                let health = match (shared, rec) {
+                    (Some(down), rec) => ReplicaHealth {
+                        down,
+                        suspect: !down && rec.is_some_and(|r| r.machine.suspect()),
+                        recovered_at_ms: rec.and_then(recovered),
+                    },
+                    (None, Some(rec)) => ReplicaHealth {
                         down: rec.machine.health() == Health::Down,
                         suspect: rec.machine.suspect(),
                         recovered_at_ms: recovered(rec),
-                    };
-                    state = state.with_replica((z, r, i), health);
-                }
+                    },
+                    (None, None) => continue,
+                };
+                state = state.with_replica((z, r, i), health);
             }
         }
     }

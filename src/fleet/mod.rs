@@ -1,0 +1,297 @@
+//! Fleet health through etcd (SPEC section 11): this instance's membership under a lease, the
+//! replicas it observes (rendezvous hashing, `choice.rs`), its verdicts published for them, and
+//! every replica's health derived from its observers' verdicts by quorum. Like the probes, it
+//! only writes health: the prober asks [`FleetState`] whether to probe a replica and what the
+//! fleet concluded, and rebuilds the health table when that changes.
+//!
+//! Keys: `<prefix>members/<instance>` and `<prefix>verdicts/<replica>/<instance>` (value `up`
+//! or `down`), all under this instance's lease, so a dead instance's keys expire with it. The
+//! whole prefix is read in one range every poll (one revision: instances that read the same
+//! revision conclude the same). Without etcd the instance probes every replica itself and
+//! decides alone, and says so; it rejoins on its own.
+
+pub mod choice;
+pub mod etcd;
+
+use crate::config::fleet::FleetSettings;
+use crate::health::prober::{Prober, TargetKey};
+use serde_json::json;
+use std::collections::{BTreeSet, HashMap};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime};
+use tokio::sync::watch;
+
+/// What the fleet concluded, read by the prober.
+#[derive(Debug, Default)]
+struct View {
+    connected: bool,
+    revision: u64,
+    members: Vec<String>,
+    /// Replica labels this instance observes.
+    observed: BTreeSet<String>,
+    /// Replica label → down, for every replica with observers.
+    down: HashMap<String, bool>,
+    last_error: Option<String>,
+    since: Option<SystemTime>,
+    disconnects: u64,
+}
+
+/// The fleet's state as this instance sees it.
+#[derive(Debug)]
+pub struct FleetState {
+    /// This instance's name.
+    pub instance: String,
+    /// The settings it runs with.
+    pub settings: FleetSettings,
+    view: Mutex<View>,
+}
+
+impl FleetState {
+    /// A fleet member named `instance`, not yet connected.
+    pub fn new(instance: String, settings: FleetSettings) -> Arc<Self> {
+        Arc::new(Self {
+            instance,
+            settings,
+            view: Mutex::new(View::default()),
+        })
+    }
+
+    fn view(&self) -> std::sync::MutexGuard<'_, View> {
+        self.view.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Whether this instance probes `key`: every target unless the fleet is reachable and
+    /// someone else observes this replica.
+    pub fn probes(&self, key: &TargetKey) -> bool {
+        let v = self.view();
+        !v.connected || !matches!(key, TargetKey::Replica(..)) || v.observed.contains(&key.label())
+    }
+
+    /// The fleet's verdict on a replica (true: down), while etcd is reachable.
+    pub fn down(&self, key: &TargetKey) -> Option<bool> {
+        let v = self.view();
+        v.connected
+            .then(|| v.down.get(&key.label()).copied())
+            .flatten()
+    }
+
+    /// Connected to etcd now.
+    pub fn connected(&self) -> bool {
+        self.view().connected
+    }
+
+    /// Times the instance lost etcd.
+    pub fn disconnects(&self) -> u64 {
+        self.view().disconnects
+    }
+
+    /// The `fleet` part of `/status`.
+    pub fn status(&self) -> serde_json::Value {
+        let v = self.view();
+        let since = v
+            .since
+            .and_then(|t| t.duration_since(SystemTime::UNIX_EPOCH).ok())
+            .map(|d| d.as_secs_f64());
+        json!({
+            "instance": self.instance,
+            "state": if v.connected { "connected" } else { "alone" },
+            "since_unix": since,
+            "etcd": self.settings.etcd,
+            "revision": v.revision,
+            "members": v.members,
+            "observing": v.observed.len(),
+            "replicas_down": v.down.values().filter(|d| **d).count(),
+            "last_error": v.last_error,
+            "disconnects": v.disconnects,
+        })
+    }
+}
+
+/// The replicas that have probes (the labels of the prober's replica targets).
+fn replica_labels(prober: &Prober) -> Vec<String> {
+    prober
+        .target_keys()
+        .into_iter()
+        .filter(|k| matches!(k, TargetKey::Replica(..)))
+        .map(|k| k.label())
+        .collect()
+}
+
+struct Runner {
+    state: Arc<FleetState>,
+    prober: Arc<Prober>,
+    etcd: etcd::Etcd,
+    lease: Option<(String, Instant)>,
+}
+
+impl Runner {
+    fn member_key(&self) -> String {
+        format!(
+            "{}members/{}",
+            self.state.settings.prefix, self.state.instance
+        )
+    }
+
+    fn verdict_key(&self, replica: &str, instance: &str) -> String {
+        format!(
+            "{}verdicts/{replica}/{instance}",
+            self.state.settings.prefix
+        )
+    }
+
+    /// Registers (or refreshes) this instance's lease and membership.
+    async fn lease(&mut self) -> Result<String, String> {
+        let ttl = self.state.settings.lease;
+        if let Some((id, at)) = &self.lease {
+            if at.elapsed() < ttl / 3 {
+                return Ok(id.clone());
+            }
+            if self.etcd.keep_alive(id).await? {
+                let id = id.clone();
+                self.lease = Some((id.clone(), Instant::now()));
+                return Ok(id);
+            }
+        }
+        // No lease, or it expired (we were silent too long): join again.
+        let id = self.etcd.grant(ttl).await?;
+        let started = crate::state::unix_now().as_secs();
+        let value = json!({"version": env!("CARGO_PKG_VERSION"), "joined_unix": started});
+        self.etcd
+            .put(&self.member_key(), &value.to_string(), &id)
+            .await?;
+        self.lease = Some((id.clone(), Instant::now()));
+        tracing::info!(target: "georoute::fleet", instance = %self.state.instance, "joined the fleet");
+        Ok(id)
+    }
+
+    /// One round: lease, read everything, publish our verdicts, conclude. True when what the
+    /// prober reads changed.
+    async fn step(&mut self) -> Result<bool, String> {
+        let lease = self.lease().await?;
+        let prefix = &self.state.settings.prefix;
+        let (revision, kvs) = self.etcd.range(prefix).await?;
+        let members_at = format!("{prefix}members/");
+        let verdicts_at = format!("{prefix}verdicts/");
+        let mut members: Vec<String> = kvs
+            .iter()
+            .filter_map(|kv| kv.key.strip_prefix(&members_at))
+            .map(str::to_string)
+            .collect();
+        if !members.contains(&self.state.instance) {
+            // Our lease lapsed between the refresh and the read: join again next round.
+            self.lease = None;
+            return Err("this instance's membership expired".into());
+        }
+        members.sort();
+        // verdicts: replica → instance → down
+        let mut verdicts: HashMap<&str, HashMap<&str, bool>> = HashMap::new();
+        for kv in &kvs {
+            if let Some(rest) = kv.key.strip_prefix(&verdicts_at)
+                && let Some((replica, instance)) = rest.rsplit_once('/')
+            {
+                verdicts
+                    .entry(replica)
+                    .or_default()
+                    .insert(instance, kv.value == "down");
+            }
+        }
+        let (k, quorum) = (self.state.settings.observers, self.state.settings.quorum);
+        let me = self.state.instance.as_str();
+        let mut observed = BTreeSet::new();
+        let mut down = HashMap::new();
+        let own = self.prober.replica_verdicts();
+        let mut writes = Vec::new();
+        for replica in replica_labels(&self.prober) {
+            let observers = choice::observers(&replica, &members, k);
+            let votes = verdicts.get(replica.as_str());
+            let says_down = |o: &str| votes.and_then(|v| v.get(o)).copied().unwrap_or(false);
+            down.insert(replica.clone(), choice::down(&observers, says_down, quorum));
+            let published = votes.and_then(|v| v.get(me)).copied();
+            if observers.contains(&me) {
+                // Our verdict after our own fall/rise; nothing until our first probe.
+                if let Some(&mine) = own.get(&replica)
+                    && published != Some(mine)
+                {
+                    writes.push((replica.clone(), Some(mine)));
+                }
+                observed.insert(replica);
+            } else if published.is_some() {
+                writes.push((replica.clone(), None));
+            }
+        }
+        for (replica, verdict) in writes {
+            let key = self.verdict_key(&replica, me);
+            match verdict {
+                Some(d) => {
+                    let value = if d { "down" } else { "up" };
+                    self.etcd.put(&key, value, &lease).await?;
+                }
+                None => self.etcd.delete(&key).await?,
+            }
+        }
+        let mut v = self.state.view();
+        let changed = !v.connected || v.observed != observed || v.down != down;
+        if !v.connected {
+            tracing::info!(target: "georoute::fleet", instance = %me, members = members.len(), revision,
+                "fleet health from etcd: probing only the replicas this instance observes");
+            v.since = Some(SystemTime::now());
+        }
+        v.connected = true;
+        v.revision = revision;
+        v.members = members;
+        v.observed = observed;
+        v.down = down;
+        v.last_error = None;
+        Ok(changed)
+    }
+
+    fn lost(&mut self, error: String) -> bool {
+        let mut v = self.state.view();
+        let was = v.connected;
+        if was {
+            tracing::warn!(target: "georoute::fleet", instance = %self.state.instance, %error,
+                "etcd unreachable: probing every replica and deciding alone until it returns");
+            v.disconnects += 1;
+            v.since = Some(SystemTime::now());
+        }
+        v.connected = false;
+        v.last_error = Some(error);
+        was
+    }
+}
+
+/// Runs the fleet membership until `stop`; `poll` is how often etcd is read.
+pub fn spawn(
+    state: Arc<FleetState>,
+    prober: Arc<Prober>,
+    poll: Duration,
+    mut stop: watch::Receiver<bool>,
+) -> Result<tokio::task::JoinHandle<()>, String> {
+    let timeout = poll.max(Duration::from_millis(500));
+    let etcd = etcd::Etcd::new(state.settings.etcd.clone(), timeout)?;
+    let mut runner = Runner {
+        state,
+        prober,
+        etcd,
+        lease: None,
+    };
+    Ok(tokio::spawn(async move {
+        loop {
+            let changed = match runner.step().await {
+                Ok(changed) => changed,
+                Err(e) => runner.lost(e),
+            };
+            if changed {
+                runner.prober.publish();
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(poll) => {},
+                _ = stop.changed() => break,
+            }
+        }
+        // Leave at once rather than when the lease runs out.
+        if let Some((id, _)) = runner.lease.take() {
+            let _ = runner.etcd.revoke(&id).await;
+        }
+    }))
+}

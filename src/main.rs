@@ -235,6 +235,16 @@ fn check(config: &std::path::Path) -> ExitCode {
         c.regions.regions.len(),
         c.geoip.databases.len()
     );
+    if let Some(f) = &c.fleet {
+        println!(
+            "fleet: etcd {}, prefix {}, {} observer(s) per replica, quorum {:?}, lease {} s",
+            f.etcd.join(" "),
+            f.prefix,
+            f.observers,
+            f.quorum,
+            f.lease.as_secs()
+        );
+    }
     for z in &c.zones {
         println!(
             "zone {} (SOA {}, {} name server(s), {} view(s))",

@@ -400,3 +400,49 @@ fn a_fleet_shares_health_through_etcd() {
             .all(|i| i.region().as_deref() == Some("eastus"))
     });
 }
+
+#[test]
+fn fleet_yaml_is_checked_with_locations_and_defaults() {
+    let dir = TestDir::example();
+    dir.write(
+        "probes/fleet.yaml",
+        "fleet:\n  etcd: [http://127.0.0.1:2379]\n",
+    );
+    let snap = georoute::load_snapshot(&dir.path, 1).unwrap();
+    let f = snap.config.fleet.as_ref().unwrap();
+    assert_eq!(f.prefix, "/georoute/");
+    assert_eq!(f.observers, 3);
+    assert_eq!(f.quorum, georoute::config::fleet::Quorum::Majority);
+    assert_eq!(f.lease, Duration::from_secs(15));
+    for (yaml, at, want) in [
+        (
+            "fleet:\n  etcd: [\"127.0.0.1:2379\"]\n",
+            "fleet.yaml:2:10",
+            "is not an etcd endpoint",
+        ),
+        (
+            "fleet:\n  etcd: [http://e:2379]\n  quorum: 5\n",
+            "fleet.yaml:3:11",
+            "quorum \"5\" is `majority` or a number from 1 to observers (3)",
+        ),
+        (
+            "fleet:\n  etcd: [http://e:2379]\n  lease: 500ms\n",
+            "fleet.yaml:3:10",
+            "lease \"500ms\" is whole seconds from 2s to 1h",
+        ),
+        (
+            "fleet:\n  etcd: [http://e:2379]\n  gossip: yes\n",
+            "fleet.yaml:3:",
+            "unknown field",
+        ),
+    ] {
+        dir.write("probes/fleet.yaml", yaml);
+        let err = georoute::load_snapshot(&dir.path, 1)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains(at) && err.contains(want),
+            "want {at} {want}: {err}"
+        );
+    }
+}

@@ -16,10 +16,27 @@ pub struct Kv {
     pub value: String,
 }
 
+/// What a watch delivers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Watched {
+    /// The changes of one revision: each key with its new value, or None when deleted (a lease
+    /// that expired deletes its keys).
+    Changes {
+        /// The store's revision after them.
+        revision: u64,
+        /// (key, value or deleted).
+        events: Vec<(String, Option<String>)>,
+    },
+    /// The stream ended (etcd went away, or the revision was compacted): read again.
+    Broken(String),
+}
+
 /// A client for a list of endpoints: each call goes to the one that answered last, then the
 /// others in turn.
 pub struct Etcd {
     http: reqwest::Client,
+    /// For watches: no total timeout (a watch lasts), only one to connect.
+    streaming: reqwest::Client,
     endpoints: Vec<String>,
     current: std::sync::atomic::AtomicUsize,
 }
@@ -56,8 +73,14 @@ impl Etcd {
             .connect_timeout(timeout)
             .build()
             .map_err(|e| format!("etcd client: {e}"))?;
+        let streaming = reqwest::Client::builder()
+            .no_proxy()
+            .connect_timeout(timeout)
+            .build()
+            .map_err(|e| format!("etcd client: {e}"))?;
         Ok(Self {
             http,
+            streaming,
             endpoints,
             current: Default::default(),
         })
@@ -167,6 +190,90 @@ impl Etcd {
             })
             .unwrap_or_default();
         Ok((revision, kvs))
+    }
+}
+
+impl Etcd {
+    /// Watches every key under `prefix` from `start` (a revision), sending what changes to `tx`
+    /// until the stream ends, then one [`Watched::Broken`].
+    pub async fn watch(
+        &self,
+        prefix: &str,
+        start: u64,
+        tx: tokio::sync::mpsc::UnboundedSender<Watched>,
+    ) {
+        use std::sync::atomic::Ordering::Relaxed;
+        let base = match self.endpoints.get(self.current.load(Relaxed)) {
+            Some(b) => b.clone(),
+            None => return,
+        };
+        let body = json!({"create_request": {
+            "key": b64(prefix), "range_end": prefix_end(prefix), "start_revision": start.to_string(),
+        }});
+        let sent = self
+            .streaming
+            .post(format!("{base}/v3/watch"))
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .body(body.to_string())
+            .send()
+            .await;
+        let mut resp = match sent {
+            Ok(r) if r.status().is_success() => r,
+            Ok(r) => {
+                let _ = tx.send(Watched::Broken(format!("{base}/v3/watch: {}", r.status())));
+                return;
+            }
+            Err(e) => {
+                let _ = tx.send(Watched::Broken(format!("{base}/v3/watch: {e}")));
+                return;
+            }
+        };
+        // One JSON object per message; they may arrive split or together.
+        let mut buf: Vec<u8> = Vec::new();
+        let end = loop {
+            let chunk = match resp.chunk().await {
+                Ok(Some(c)) => c,
+                Ok(None) => break "the watch stream ended".to_string(),
+                Err(e) => break format!("the watch stream broke: {e}"),
+            };
+            buf.extend_from_slice(&chunk);
+            let mut stream = serde_json::Deserializer::from_slice(&buf).into_iter::<Value>();
+            let mut used = 0;
+            let mut stop = None;
+            while let Some(message) = stream.next() {
+                let Ok(v) = message else { break };
+                used = stream.byte_offset();
+                let result = &v["result"];
+                if result["canceled"].as_bool() == Some(true) || v.get("error").is_some() {
+                    stop = Some(format!("watch canceled: {v}"));
+                    break;
+                }
+                let revision = result["header"]["revision"]
+                    .as_str()
+                    .and_then(|r| r.parse().ok())
+                    .unwrap_or(0);
+                let events: Vec<(String, Option<String>)> = result["events"]
+                    .as_array()
+                    .map(|a| {
+                        a.iter()
+                            .map(|e| {
+                                let key = text(&e["kv"]["key"]);
+                                let deleted = e["type"].as_str() == Some("DELETE");
+                                (key, (!deleted).then(|| text(&e["kv"]["value"])))
+                            })
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                if !events.is_empty() && tx.send(Watched::Changes { revision, events }).is_err() {
+                    return;
+                }
+            }
+            buf.drain(..used);
+            if let Some(stop) = stop {
+                break stop;
+            }
+        };
+        let _ = tx.send(Watched::Broken(end));
     }
 }
 

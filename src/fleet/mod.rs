@@ -6,9 +6,10 @@
 //!
 //! Keys: `<prefix>members/<instance>` and `<prefix>verdicts/<replica>/<instance>` (value `up`
 //! or `down`), all under this instance's lease, so a dead instance's keys expire with it. The
-//! whole prefix is read in one range every poll (one revision: instances that read the same
-//! revision conclude the same). Without etcd the instance probes every replica itself and
-//! decides alone, and says so; it rejoins on its own.
+//! prefix is read in one range, then followed by an etcd watch from the next revision (changes
+//! only, in revision order: instances that have seen the same revision conclude the same); a
+//! broken watch means one more range. Without etcd the instance probes every replica itself
+//! and decides alone, and says so; it rejoins on its own.
 
 pub mod choice;
 pub mod etcd;
@@ -120,8 +121,16 @@ fn replica_labels(prober: &Prober) -> Vec<String> {
 struct Runner {
     state: Arc<FleetState>,
     prober: Arc<Prober>,
-    etcd: etcd::Etcd,
+    etcd: Arc<etcd::Etcd>,
     lease: Option<(String, Instant)>,
+    /// The prefix's keys as of `revision`: one range, then the watch's changes.
+    kvs: std::collections::BTreeMap<String, String>,
+    revision: u64,
+    /// The running watch and what it sends.
+    watch: Option<(
+        tokio::task::JoinHandle<()>,
+        tokio::sync::mpsc::UnboundedReceiver<etcd::Watched>,
+    )>,
 }
 
 impl Runner {
@@ -164,35 +173,102 @@ impl Runner {
         Ok(id)
     }
 
-    /// One round: lease, read everything, publish our verdicts, conclude. True when what the
-    /// prober reads changed.
+    /// Brings `kvs` up to date: the watch's changes so far, or (no watch, or it broke) one
+    /// range of the prefix and a new watch from the revision after it.
+    async fn follow(&mut self) -> Result<(), String> {
+        let mut got = Vec::new();
+        if let Some((_, rx)) = &mut self.watch {
+            while let Ok(w) = rx.try_recv() {
+                got.push(w);
+            }
+        }
+        let watching = self.watch.is_some();
+        for w in got {
+            self.pending(w);
+        }
+        if watching && self.watch.is_some() {
+            return Ok(());
+        }
+        let prefix = self.state.settings.prefix.clone();
+        let (revision, kvs) = self.etcd.range(&prefix).await?;
+        self.kvs = kvs.into_iter().map(|kv| (kv.key, kv.value)).collect();
+        self.revision = revision;
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        let etcd = self.etcd.clone();
+        let task = tokio::spawn(async move { etcd.watch(&prefix, revision + 1, tx).await });
+        self.watch = Some((task, rx));
+        Ok(())
+    }
+
+    fn stop_watch(&mut self) {
+        if let Some((task, _)) = self.watch.take() {
+            task.abort();
+        }
+    }
+
+    /// Waits until the watch has something (forever without a watch), and applies it.
+    async fn changed(&mut self) {
+        let got = match &mut self.watch {
+            Some((_, rx)) => rx.recv().await,
+            None => std::future::pending().await,
+        };
+        match got {
+            Some(w) => self.pending(w),
+            None => self.stop_watch(),
+        }
+    }
+
+    /// Applies one message of the watch.
+    fn pending(&mut self, w: etcd::Watched) {
+        match w {
+            etcd::Watched::Changes { revision, events } => {
+                for (key, value) in events {
+                    match value {
+                        Some(v) => self.kvs.insert(key, v),
+                        None => self.kvs.remove(&key),
+                    };
+                }
+                self.revision = self.revision.max(revision);
+            }
+            etcd::Watched::Broken(e) => {
+                tracing::debug!(target: "georoute::fleet", error = %e, "etcd watch ended; reading again");
+                self.stop_watch();
+            }
+        }
+    }
+
+    /// One round: lease, catch up with etcd, publish our verdicts, conclude. True when what
+    /// the prober reads changed.
     async fn step(&mut self) -> Result<bool, String> {
         let lease = self.lease().await?;
+        self.follow().await?;
+        let revision = self.revision;
         let prefix = &self.state.settings.prefix;
-        let (revision, kvs) = self.etcd.range(prefix).await?;
         let members_at = format!("{prefix}members/");
         let verdicts_at = format!("{prefix}verdicts/");
-        let mut members: Vec<String> = kvs
-            .iter()
-            .filter_map(|kv| kv.key.strip_prefix(&members_at))
+        let mut members: Vec<String> = self
+            .kvs
+            .keys()
+            .filter_map(|k| k.strip_prefix(&members_at))
             .map(str::to_string)
             .collect();
         if !members.contains(&self.state.instance) {
             // Our lease lapsed between the refresh and the read: join again next round.
             self.lease = None;
+            self.stop_watch();
             return Err("this instance's membership expired".into());
         }
         members.sort();
         // verdicts: replica → instance → down
         let mut verdicts: HashMap<&str, HashMap<&str, bool>> = HashMap::new();
-        for kv in &kvs {
-            if let Some(rest) = kv.key.strip_prefix(&verdicts_at)
+        for (key, value) in &self.kvs {
+            if let Some(rest) = key.strip_prefix(&verdicts_at)
                 && let Some((replica, instance)) = rest.rsplit_once('/')
             {
                 verdicts
                     .entry(replica)
                     .or_default()
-                    .insert(instance, kv.value == "down");
+                    .insert(instance, value == "down");
             }
         }
         let (k, quorum) = (self.state.settings.observers, self.state.settings.quorum);
@@ -246,6 +322,7 @@ impl Runner {
     }
 
     fn lost(&mut self, error: String) -> bool {
+        self.stop_watch();
         let mut v = self.state.view();
         let was = v.connected;
         if was {
@@ -268,12 +345,15 @@ pub fn spawn(
     mut stop: watch::Receiver<bool>,
 ) -> Result<tokio::task::JoinHandle<()>, String> {
     let timeout = poll.max(Duration::from_millis(500));
-    let etcd = etcd::Etcd::new(state.settings.etcd.clone(), timeout)?;
+    let etcd = Arc::new(etcd::Etcd::new(state.settings.etcd.clone(), timeout)?);
     let mut runner = Runner {
         state,
         prober,
         etcd,
         lease: None,
+        kvs: Default::default(),
+        revision: 0,
+        watch: None,
     };
     Ok(tokio::spawn(async move {
         loop {
@@ -284,11 +364,14 @@ pub fn spawn(
             if changed {
                 runner.prober.publish();
             }
+            // Until the watch brings a change, or the lease needs refreshing.
             tokio::select! {
+                _ = runner.changed() => {},
                 _ = tokio::time::sleep(poll) => {},
                 _ = stop.changed() => break,
             }
         }
+        runner.stop_watch();
         // Leave at once rather than when the lease runs out.
         if let Some((id, _)) = runner.lease.take() {
             let _ = runner.etcd.revoke(&id).await;

@@ -7,6 +7,7 @@
 
 mod cache;
 pub mod key;
+mod records;
 pub mod sign;
 pub mod warm;
 

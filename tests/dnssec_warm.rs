@@ -121,4 +121,77 @@ fn after_the_warm_up_a_query_needs_at_most_one_signature() {
     let nx = query("nothing-here.azurecr.io", 1, None);
     assert_eq!(ask(&nx, "192.0.2.1", Transport::Udp), 1);
     assert_eq!(ask(&nx, "192.0.2.1", Transport::Udp), 0);
+
+    // A zone with far more RRsets than the cache's first 8,192 slots: 200 registries x 10
+    // replicas (6,201 names, ~19,000 RRsets). The cache grows before the warm-up, so after it
+    // every name still answers without a new signature.
+    let regions = [
+        "eastus",
+        "eastus2",
+        "westeurope",
+        "northeurope",
+        "southeastasia",
+        "australiaeast",
+        "westus",
+        "westus2",
+        "westus3",
+        "japaneast",
+    ];
+    let mut zone = String::from(
+        "zone: big.test\nsoa: {mname: ns1.big.test., rname: h.big.test., refresh: 3600, retry: 600, expire: 604800, minimum: 30}\nnameservers: [{name: ns1.big.test., addresses: [192.0.2.1]}]\ndnssec: {key_file: zone.pem}\nregistries:\n",
+    );
+    for r in 0..200 {
+        zone += &format!(
+            "  - name: r{r}\n    home_region: eastus\n    data_endpoints: true\n    replicas:\n"
+        );
+        for (i, region) in regions.iter().enumerate() {
+            zone += &format!(
+                "      - {{region: {region}, addresses: [192.0.2.{i}, \"2001:db8::{i}\"], data_addresses: [192.0.2.{}]}}\n",
+                100 + i
+            );
+        }
+    }
+    let big = TestDir::with_zone(&zone);
+    big.write(
+        "zone.pem",
+        &georoute::dnssec::key::generate("ed25519").unwrap(),
+    );
+    let snap = georoute::load_snapshot(&big.path, 1).unwrap();
+    let health = HealthState::from_config(&snap.config);
+    let serving = Serving::new(Arc::new(snap), Arc::new(health));
+    let t = std::time::Instant::now();
+    let warmed = georoute::dnssec::warm::warm(&serving);
+    eprintln!("big zone warmed: {warmed:?} in {:?}", t.elapsed());
+    assert!(warmed.signatures > 12_000, "{warmed:?}");
+    let before = signatures_made();
+    for r in (0..200).step_by(7) {
+        for region in regions {
+            for name in [
+                format!("r{r}.{region}.geo.big.test"),
+                format!("r{r}.{region}.data.big.test"),
+            ] {
+                for qtype in [1, 28, 16] {
+                    let packet = query(&name, qtype, None);
+                    let request = Request {
+                        packet: &packet,
+                        source: "192.0.2.1".parse().unwrap(),
+                        transport: Transport::Tcp,
+                        now_ms: georoute::state::unix_now_ms(),
+                    };
+                    handle(
+                        &serving.snapshot,
+                        &serving.health,
+                        &secrets,
+                        &request,
+                        &mut out,
+                    );
+                }
+            }
+        }
+    }
+    assert_eq!(
+        signatures_made() - before,
+        0,
+        "every RRset stayed in the grown cache"
+    );
 }

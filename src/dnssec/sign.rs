@@ -10,7 +10,7 @@
 //! per RRset not yet signed, made by the thread that answers (no thread waits for another).
 
 use super::Signing;
-use super::cache::{Entry, Table};
+use super::cache::Entry;
 use super::records::{Data, Rec, labels, lower, read_name, read_records};
 use crate::dns::wire::{Response, rcode, rtype};
 use std::cell::RefCell;
@@ -35,11 +35,6 @@ pub struct Signed {
     /// Unix time after which a signature in it should be made again (reuse must not outlive it).
     pub refresh_at: u64,
 }
-
-/// Signatures of RRsets that exist (8,192 slots: the configuration's RRsets, warmed ahead).
-static STABLE: std::sync::LazyLock<Table> = std::sync::LazyLock::new(|| Table::new(8192));
-/// Signatures of the NSECs of names that do not exist (4,096 slots).
-static DENIALS: std::sync::LazyLock<Table> = std::sync::LazyLock::new(|| Table::new(4096));
 
 /// Signatures made so far by this process (the metrics and the tests read it).
 static SIGNED: AtomicU64 = AtomicU64::new(0);
@@ -105,7 +100,12 @@ fn compact_nsec(owner: &[u8], denial: Denial) -> Vec<u8> {
 /// The RRSIG RDATA of one RRset (`set`: records of one owner and type), from the cache or
 /// signed now; and when it should be made again.
 fn rrsig(signing: &Signing, set: &[&Rec], now: u64) -> (Vec<u8>, u64) {
-    let table = if set[0].volatile { &DENIALS } else { &STABLE };
+    let caches = super::cache::caches();
+    let table = if set[0].volatile {
+        &caches.denials
+    } else {
+        &caches.stable
+    };
     let first = set[0];
     let owner = lower(&first.owner);
     let mut datas: Vec<Vec<u8>> = set.iter().map(|r| r.data.canonical()).collect();

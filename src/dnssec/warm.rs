@@ -61,6 +61,20 @@ pub fn warm(serving: &Serving) -> Warmed {
         current: [0; 16],
         previous: None,
     };
+    // Room in the signature cache for everything about to be signed (an upper bound).
+    let estimate: usize = snap
+        .config
+        .zones
+        .iter()
+        .enumerate()
+        .filter(|(_, zone)| zone.dnssec.is_some())
+        .map(|(z, zone)| {
+            let names = snap.names.names_of(z).count();
+            let replicas: usize = zone.registries.iter().map(|r| r.replicas.len()).sum();
+            names * 3 * (1 + zone.views.len()) + replicas * 4 + 8
+        })
+        .sum();
+    super::cache::reserve(estimate);
     for (z, zone) in snap.config.zones.iter().enumerate() {
         let Some(signing) = zone.dnssec.as_deref() else {
             continue;

@@ -49,6 +49,9 @@ is_uint() { [[ "$1" =~ ^[0-9]+$ ]]; }
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 ROOT=$(pwd -P)
+# task_ticks, dnsperf_stat, busy_procs, stop_pid, wait_idle.
+# shellcheck source=bench/lib.sh
+. "$ROOT/bench/lib.sh"
 
 REPS=${COMPARE_REPS:-6}
 SECS=${COMPARE_SECONDS:-15}
@@ -102,48 +105,6 @@ print("%04x%02x00%s" % (fam, n.prefixlen, n.network_address.packed[:nbytes].hex(
 PY
 }
 
-# Sum of utime+stime (clock ticks) over every thread of PID: /proc/PID/task/*/stat fields 14, 15.
-# The comm field may contain spaces: split after the last ') '.
-task_ticks() {
-  local pid=$1 sum=0 f stat rest a n=0
-  for f in /proc/"$pid"/task/*/stat; do
-    { stat=$(<"$f"); } 2>/dev/null || continue
-    rest=${stat##*) }
-    read -r -a a <<<"$rest"
-    sum=$((sum + a[11] + a[12]))
-    n=$((n + 1))
-  done
-  ((n > 0)) || return 1
-  echo "$sum"
-}
-
-# dnsperf_stat FILE KEY -> the first number after "KEY:" in dnsperf's output.
-dnsperf_stat() {
-  awk -v key="$2:" 'p = index($0, key) {
-    v = substr($0, p + length(key)); sub(/^[ \t]+/, "", v); split(v, a, /[ \t(]/); print a[1]; exit
-  }' "$1"
-}
-
-# Processes that make measurements noisy: command lines matching cargo or fuzz, except this
-# script's own ancestors. ".cargo/bin:" inside a PATH list (an environment passed as an
-# argument) is not a cargo process, so such entries are ignored.
-ANCESTORS=" "
-p=$$
-while [[ -n "$p" && "$p" != 0 && "$p" != 1 ]]; do
-  ANCESTORS+="$p "
-  p=$(awk '{sub(/.*\) /, ""); print $2}' "/proc/$p/stat" 2>/dev/null || true)
-done
-busy_procs() {
-  local pid cmd out=""
-  for pid in $(pgrep -f 'cargo|fuzz' 2>/dev/null || true); do
-    [[ "$ANCESTORS" == *" $pid "* ]] && continue
-    cmd=$({ tr '\0' ' ' <"/proc/$pid/cmdline"; } 2>/dev/null || true)
-    cmd=${cmd//.cargo\/bin:/}
-    [[ "$cmd" =~ cargo|fuzz ]] || continue
-    out+="$pid:$(cut -c1-40 <<<"${cmd%% -*}" | tr ' ' '_') "
-  done
-  echo "${out% }"
-}
 
 # ---------------------------------------------------------------------------
 # Tools
@@ -207,16 +168,6 @@ declare -A PID=()
 STANDIN_PID=
 SAMPLER_PID=
 
-stop_pid() { # pid: TERM, up to 3 s, then KILL; reap
-  local p=$1 i
-  [[ -n "$p" ]] || return 0
-  if kill -0 "$p" 2>/dev/null; then
-    kill -TERM "$p" 2>/dev/null || true
-    for ((i = 0; i < 30; i++)); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$p" 2>/dev/null || true
-  fi
-  wait "$p" 2>/dev/null || true
-}
 cleanup() {
   local rc=$? s
   trap - EXIT INT TERM
@@ -239,22 +190,6 @@ trap 'exit 143' TERM
 # busy column of runs.tsv says so).
 IDLE_LEFT=$IDLE_WAIT
 IDLE_WAITED=0
-wait_idle() {
-  local busy t0
-  busy=$(busy_procs)
-  [[ -n "$busy" ]] || return 0
-  ((IDLE_LEFT > 0)) || return 0
-  log "waiting for cargo/fuzz processes to finish (at most ${IDLE_LEFT}s more): $busy"
-  t0=$SECONDS
-  while [[ -n "$busy" ]] && ((SECONDS - t0 < IDLE_LEFT)); do
-    sleep 20
-    busy=$(busy_procs)
-  done
-  IDLE_LEFT=$((IDLE_LEFT - (SECONDS - t0)))
-  ((IDLE_LEFT > 0)) || IDLE_LEFT=0
-  IDLE_WAITED=$((IDLE_WAITED + SECONDS - t0))
-  if [[ -n "$busy" ]]; then log "still busy, idle-wait budget spent: measuring anyway"; else log "idle again"; fi
-}
 wait_idle
 
 # ---------------------------------------------------------------------------

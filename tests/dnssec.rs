@@ -13,20 +13,6 @@ use hickory_proto::op::{Message, ResponseCode};
 use hickory_proto::rr::{DNSClass, RData, Record, RecordType};
 use std::collections::BTreeSet;
 
-/// The example configuration, signed with a new key of `algorithm`.
-fn signed_example(algorithm: &str) -> TestDir {
-    let dir = TestDir::example();
-    dir.write(
-        "keys/azurecr.io.pem",
-        &georoute::dnssec::key::generate(algorithm).unwrap(),
-    );
-    let zone = dir.path.join("zones/azurecr.io.yaml");
-    let mut text = std::fs::read_to_string(&zone).unwrap();
-    text.push_str("dnssec:\n  key_file: keys/azurecr.io.pem\n  signature_validity: 7d\n");
-    std::fs::write(zone, text).unwrap();
-    dir
-}
-
 fn rrsig(r: &Record) -> Option<&RRSIG> {
     match &r.data {
         RData::DNSSEC(DNSSECRData::RRSIG(s)) => Some(s),
@@ -108,7 +94,7 @@ fn types(list: &[u16]) -> Vec<RecordType> {
 #[test]
 fn do_answers_are_signed_and_verify_for_both_algorithms() {
     for algorithm in ["ecdsa-p256", "ed25519"] {
-        let dir = signed_example(algorithm);
+        let dir = TestDir::signed_example(algorithm);
         let s = TestServer::start(&dir.path);
         let key = dnskey(&s);
         let positive = [
@@ -191,7 +177,7 @@ fn do_answers_are_signed_and_verify_for_both_algorithms() {
 
 #[test]
 fn without_do_nothing_is_signed_and_nxdomain_stays() {
-    let dir = signed_example("ecdsa-p256");
+    let dir = TestDir::signed_example("ecdsa-p256");
     let s = TestServer::start(&dir.path);
     for ask in [
         Ask::new("myregistry.azurecr.io", RecordType::A),
@@ -229,7 +215,7 @@ fn without_do_nothing_is_signed_and_nxdomain_stays() {
 
 #[test]
 fn compact_answers_ok_keeps_nxdomain_and_is_echoed() {
-    let dir = signed_example("ed25519");
+    let dir = TestDir::signed_example("ed25519");
     let s = TestServer::start(&dir.path);
     let key = dnskey(&s);
     let ask = Ask::new("nope.azurecr.io", RecordType::A)
@@ -249,7 +235,7 @@ fn compact_answers_ok_keeps_nxdomain_and_is_echoed() {
 
 #[test]
 fn a_steady_answer_is_signed_once_and_reused() {
-    let dir = signed_example("ecdsa-p256");
+    let dir = TestDir::signed_example("ecdsa-p256");
     let s = TestServer::start(&dir.path);
     // ECDSA signatures are randomised: equal bytes mean the signature was kept, not made again.
     let sigs = |ask: &Ask| -> Vec<Vec<u8>> {
@@ -387,7 +373,7 @@ fn key_problems_are_configuration_errors_at_their_line() {
 
 #[test]
 fn check_prints_the_ds_and_keygen_writes_a_private_key_once() {
-    let dir = signed_example("ecdsa-p256");
+    let dir = TestDir::signed_example("ecdsa-p256");
     let bin = env!("CARGO_BIN_EXE_georoute");
     let out = std::process::Command::new(bin)
         .args(["check", "--config"])
@@ -465,14 +451,9 @@ fn check_prints_the_ds_and_keygen_writes_a_private_key_once() {
 fn dnspython_validates_every_rrset_independently() {
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/dnssec/validate.py");
     for algorithm in ["ecdsa-p256", "ed25519"] {
-        let dir = signed_example(algorithm);
+        let dir = TestDir::signed_example(algorithm);
         let s = TestServer::start(&dir.path);
-        let snap = georoute::load_snapshot(&dir.path, 1).unwrap();
-        let ds = snap.config.zones[0]
-            .dnssec
-            .as_ref()
-            .unwrap()
-            .ds_text("azurecr.io");
+        let ds = dir.first_zone_ds();
         let out = match std::process::Command::new("python3")
             .arg(script)
             .arg(s.addr.ip().to_string())

@@ -14,7 +14,7 @@ mod common;
 use common::{Ask, StandIn, TestDir, TestServer};
 use hickory_proto::op::{Message, ResponseCode};
 use hickory_proto::rr::{RData, RecordType};
-use std::net::{SocketAddr, UdpSocket};
+use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -49,12 +49,8 @@ struct Unbound {
 impl Unbound {
     fn start(georoute: SocketAddr, anchor: &str) -> Unbound {
         let dir = TestDir::new("unbound");
-        // A free port (unbound takes a fixed one).
-        let port = UdpSocket::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
+        // unbound takes a fixed port.
+        let port = common::free_port();
         let conf = format!(
             "server:\n\
              \x20 interface: 127.0.0.1@{port}\n  port: {port}\n  do-daemonize: no\n\
@@ -153,12 +149,7 @@ fn unbound_validates_every_answer_and_a_failover_stays_secure() {
         &georoute::dnssec::key::generate("ecdsa-p256").unwrap(),
     );
     let s = TestServer::start_with(&dir.path, |st| st.probes = true);
-    let snap = georoute::load_snapshot(&dir.path, 1).unwrap();
-    let ds = snap.config.zones[0]
-        .dnssec
-        .as_ref()
-        .unwrap()
-        .ds_text("azurecr.io");
+    let ds = dir.first_zone_ds();
     let unbound = Unbound::start(s.addr, &ds);
 
     let secure = |name: &str, rtype: RecordType, rcode: ResponseCode, answers: bool| {

@@ -23,29 +23,45 @@ fn query(name: &str, qtype: u16, ecs: Option<&str>) -> Vec<u8> {
             source_prefix: net.prefix_len(),
         }
     });
-    let mut p = georoute::dns::wire::build_query(name, qtype, ecs);
-    let flags_at = 12 + georoute::dns::names::to_wire(name).len() + 4 + 1 + 2 + 2 + 2;
-    p[flags_at] |= 0x80;
-    p
+    georoute::dns::wire::build_dnssec_query(name, qtype, ecs)
+}
+
+/// The serving state of a configuration folder, everything healthy.
+fn serving_of(dir: &TestDir) -> Serving {
+    let snap = georoute::load_snapshot(&dir.path, 1).unwrap();
+    let health = HealthState::from_config(&snap.config);
+    Serving::new(Arc::new(snap), Arc::new(health))
+}
+
+/// Answers one query; the signatures it took.
+fn signatures_for(serving: &Serving, packet: &[u8], source: &str, transport: Transport) -> u64 {
+    let secrets = georoute::dns::cookie::Secrets {
+        current: [1; 16],
+        previous: None,
+    };
+    let before = signatures_made();
+    let request = Request {
+        packet,
+        source: source.parse::<IpAddr>().unwrap(),
+        transport,
+        now_ms: georoute::state::unix_now_ms(),
+    };
+    let mut out = Vec::new();
+    handle(
+        &serving.snapshot,
+        &serving.health,
+        &secrets,
+        &request,
+        &mut out,
+    );
+    assert!(out.len() > 12);
+    signatures_made() - before
 }
 
 #[test]
 fn after_the_warm_up_a_query_needs_at_most_one_signature() {
-    let dir = TestDir::example();
-    dir.write(
-        "keys/azurecr.io.pem",
-        &georoute::dnssec::key::generate("ecdsa-p256").unwrap(),
-    );
-    let zone = dir.path.join("zones/azurecr.io.yaml");
-    let text = std::fs::read_to_string(&zone).unwrap();
-    std::fs::write(
-        &zone,
-        format!("{text}dnssec: {{key_file: keys/azurecr.io.pem}}\n"),
-    )
-    .unwrap();
-    let snap = georoute::load_snapshot(&dir.path, 1).unwrap();
-    let health = HealthState::from_config(&snap.config);
-    let serving = Serving::new(Arc::new(snap), Arc::new(health));
+    let dir = TestDir::signed_example("ecdsa-p256");
+    let serving = serving_of(&dir);
     let warmed = georoute::dnssec::warm::warm(&serving);
     assert!(warmed.signatures > 20, "{warmed:?}");
     assert_eq!(
@@ -54,28 +70,8 @@ fn after_the_warm_up_a_query_needs_at_most_one_signature() {
         "all cached"
     );
 
-    let secrets = georoute::dns::cookie::Secrets {
-        current: [1; 16],
-        previous: None,
-    };
-    let mut out = Vec::new();
-    let mut ask = |packet: &[u8], source: &str, transport: Transport| -> u64 {
-        let before = signatures_made();
-        let request = Request {
-            packet,
-            source: source.parse::<IpAddr>().unwrap(),
-            transport,
-            now_ms: georoute::state::unix_now_ms(),
-        };
-        handle(
-            &serving.snapshot,
-            &serving.health,
-            &secrets,
-            &request,
-            &mut out,
-        );
-        assert!(out.len() > 12);
-        signatures_made() - before
+    let ask = |packet: &[u8], source: &str, transport| {
+        signatures_for(&serving, packet, source, transport)
     };
     let global = "myregistry.azurecr.io";
     let mut queries: Vec<(Vec<u8>, &str)> = Vec::new();
@@ -156,9 +152,7 @@ fn after_the_warm_up_a_query_needs_at_most_one_signature() {
         "zone.pem",
         &georoute::dnssec::key::generate("ed25519").unwrap(),
     );
-    let snap = georoute::load_snapshot(&big.path, 1).unwrap();
-    let health = HealthState::from_config(&snap.config);
-    let serving = Serving::new(Arc::new(snap), Arc::new(health));
+    let serving = serving_of(&big);
     let t = std::time::Instant::now();
     let warmed = georoute::dnssec::warm::warm(&serving);
     eprintln!("big zone warmed: {warmed:?} in {:?}", t.elapsed());
@@ -172,19 +166,7 @@ fn after_the_warm_up_a_query_needs_at_most_one_signature() {
             ] {
                 for qtype in [1, 28, 16] {
                     let packet = query(&name, qtype, None);
-                    let request = Request {
-                        packet: &packet,
-                        source: "192.0.2.1".parse().unwrap(),
-                        transport: Transport::Tcp,
-                        now_ms: georoute::state::unix_now_ms(),
-                    };
-                    handle(
-                        &serving.snapshot,
-                        &serving.health,
-                        &secrets,
-                        &request,
-                        &mut out,
-                    );
+                    signatures_for(&serving, &packet, "192.0.2.1", Transport::Tcp);
                 }
             }
         }

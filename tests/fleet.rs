@@ -10,22 +10,14 @@
 
 mod common;
 
-use common::{Ask, StandIn, TestDir, TestServer, cname_region};
+use common::{Ask, StandIn, TestDir, TestServer, cname_region, free_port};
 use hickory_proto::rr::RecordType;
 use std::collections::BTreeSet;
-use std::net::{SocketAddr, TcpListener};
+use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 const INTERVAL_MS: u64 = 300;
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 /// Polls `f` every 50 ms until it is true, at most `limit`.
 fn until(limit: Duration, what: &str, mut f: impl FnMut() -> bool) -> Duration {

@@ -3,9 +3,9 @@
 
 mod common;
 
-use common::{Ask, TestDir, cname_region, udp_raw};
+use common::{Ask, TestDir, cname_region, free_port, udp_raw};
 use hickory_proto::rr::RecordType;
-use std::net::{SocketAddr, UdpSocket};
+use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -54,18 +54,6 @@ fn signal(mut child: Child, sig: &str) -> (std::process::ExitStatus, String) {
     }
     let _ = child.kill();
     panic!("no exit within 10 s of {sig}");
-}
-
-/// A port free for both UDP and TCP right now.
-fn free_port() -> u16 {
-    for _ in 0..50 {
-        let u = UdpSocket::bind("127.0.0.1:0").unwrap();
-        let port = u.local_addr().unwrap().port();
-        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
-            return port;
-        }
-    }
-    panic!("no free port");
 }
 
 #[test]

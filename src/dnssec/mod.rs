@@ -45,12 +45,7 @@ pub struct Signing {
 impl Signing {
     /// Signing state for the zone `apex` (text, lower case, no trailing dot).
     pub fn new(key: ZoneKey, validity_s: u32, apex: &str) -> Self {
-        let mut wire = Vec::new();
-        for label in apex.split('.').filter(|l| !l.is_empty()) {
-            wire.push(label.len() as u8);
-            wire.extend(label.bytes().map(|b| b.to_ascii_lowercase()));
-        }
-        wire.push(0);
+        let wire = crate::dns::names::to_wire(apex);
         let id =
             crate::route::hash::hash_bytes(&[&key.dnskey[..], &validity_s.to_be_bytes()].concat());
         Self {

@@ -218,9 +218,9 @@ pub fn sign(
     } = finished;
     let mut recs = read_records(out, question_len)?;
     let mut wire_rcode = u16::from(out[3] & 0x0F);
+    let (qname, after_qname) = read_name(out, 12)?;
     if let Some(denial) = denial {
         // The name without data: the question's, or the end of the answer's CNAME chain.
-        let qname = read_name(out, 12)?.0;
         let owner = recs
             .iter()
             .rev()
@@ -253,19 +253,9 @@ pub fn sign(
     }
     let opt = (opt_at > 0).then(|| out[opt_at..].to_vec());
     let head = out[..12 + question_len].to_vec();
-    let qname_len = read_name(out, 12).map_or(0, |n| n.1 - 12);
-    let mut signed = write(
-        signing,
-        out,
-        &recs,
-        &head,
-        qname_len,
-        (wire_rcode, opt.as_deref()),
-        now,
-    );
-    if out.len() > limit && recs.iter().any(|r| r.section == 2) {
-        recs.retain(|r| r.section < 2);
-        signed = write(
+    let qname_len = after_qname - 12;
+    loop {
+        let signed = write(
             signing,
             out,
             &recs,
@@ -274,8 +264,12 @@ pub fn sign(
             (wire_rcode, opt.as_deref()),
             now,
         );
+        // Too big: without the additional section, once.
+        if out.len() <= limit || !recs.iter().any(|r| r.section == 2) {
+            return Some(signed);
+        }
+        recs.retain(|r| r.section < 2);
     }
-    Some(signed)
 }
 
 /// Writes `recs` with their signatures after `head`, then the OPT record.

@@ -10,7 +10,7 @@
 use super::sign::presign;
 use crate::config::{Addresses, GlobalAnswer};
 use crate::dns::names::Entry;
-use crate::dns::wire::rtype;
+use crate::dns::wire::{build_dnssec_query, name_text, rtype};
 use crate::dns::{Request, Transport, handle};
 use crate::state::Serving;
 use std::net::IpAddr;
@@ -25,17 +25,6 @@ pub struct Warmed {
     pub queries: usize,
     /// Signatures made (the rest were cached already).
     pub signatures: u64,
-}
-
-/// A query for `name` (lower-case wire) and `qtype` with EDNS, DO set.
-fn query(name: &[u8], qtype: u16) -> Vec<u8> {
-    let mut p = vec![0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 1];
-    p.extend_from_slice(name);
-    p.extend_from_slice(&qtype.to_be_bytes());
-    p.extend_from_slice(&1u16.to_be_bytes());
-    // OPT: root, type 41, size 4096, extended RCODE 0, version 0, DO, no options.
-    p.extend_from_slice(&[0, 0, 41, 0x10, 0x00, 0, 0, 0x80, 0, 0, 0]);
-    p
 }
 
 fn address_sets(a: &Addresses) -> [(u16, Vec<Vec<u8>>); 2] {
@@ -99,7 +88,7 @@ pub fn warm(serving: &Serving) -> Warmed {
                 qtypes.extend([rtype::SOA, rtype::NS, rtype::DNSKEY]);
             }
             for &qtype in &qtypes {
-                let packet = query(name, qtype);
+                let packet = build_dnssec_query(&name_text(name), qtype, None);
                 for &source in &sources {
                     let request = Request {
                         packet: &packet,

@@ -59,6 +59,32 @@ impl TestDir {
         dir
     }
 
+    /// The shipped example with its zone signed by a new key of `algorithm` (`ecdsa-p256` or
+    /// `ed25519`) in `keys/azurecr.io.pem`.
+    pub fn signed_example(algorithm: &str) -> Self {
+        let dir = Self::example();
+        dir.write(
+            "keys/azurecr.io.pem",
+            &georoute::dnssec::key::generate(algorithm).unwrap(),
+        );
+        let zone = dir.path.join("zones/azurecr.io.yaml");
+        let mut text = std::fs::read_to_string(&zone).unwrap();
+        text.push_str("dnssec:\n  key_file: keys/azurecr.io.pem\n  signature_validity: 7d\n");
+        std::fs::write(zone, text).unwrap();
+        dir
+    }
+
+    /// The DS record (as `georoute check` prints it) of the folder's first zone, which is
+    /// signed.
+    pub fn first_zone_ds(&self) -> String {
+        let snap = georoute::load_snapshot(&self.path, 1).unwrap();
+        let zone = &snap.config.zones[0];
+        zone.dnssec
+            .as_ref()
+            .expect("a signed zone")
+            .ds_text(&zone.name)
+    }
+
     /// A folder with the region catalogue and the given zone file (as `zones/test.yaml`).
     pub fn with_zone(zone_yaml: &str) -> Self {
         let dir = Self::new("zone");
@@ -93,6 +119,18 @@ impl Drop for TestDir {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.path);
     }
+}
+
+/// A loopback port free for both UDP and TCP right now (for programs that need a fixed one).
+pub fn free_port() -> u16 {
+    for _ in 0..50 {
+        let u = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let port = u.local_addr().unwrap().port();
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no free port");
 }
 
 /// A server running in-process, with its own runtime.

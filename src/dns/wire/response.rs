@@ -34,6 +34,11 @@ impl<'b> Response<'b> {
         buf.extend_from_slice(&id.to_be_bytes());
         buf.extend_from_slice(&flags.to_be_bytes());
         buf.extend_from_slice(&[0; 8]);
+        Self::over(buf)
+    }
+
+    /// A writer over `buf`, which holds a header and nothing else yet.
+    fn over(buf: &'b mut Vec<u8>) -> Self {
         Self {
             buf,
             counts: [0; 3],
@@ -52,19 +57,9 @@ impl<'b> Response<'b> {
         buf.extend_from_slice(&head[..12]);
         buf[3] &= 0xF0;
         buf[4..12].fill(0);
-        let mut r = Self {
-            buf,
-            counts: [0; 3],
-            section: 0,
-            names: [(0, 0); 8],
-            named: 0,
-            sources: [(0, 0, 0); 4],
-            sourced: 0,
-        };
+        let mut r = Self::over(buf);
         if head.len() > 12 {
-            r.buf[5] = 1;
-            r.remember(12, qname_len);
-            r.buf.extend_from_slice(&head[12..]);
+            r.question(&head[12..], qname_len);
         }
         r
     }
@@ -79,13 +74,18 @@ impl<'b> Response<'b> {
     /// Finishes with an OPT record given as its bytes (from a finished response), or none.
     /// Returns where it starts (0: none).
     pub fn finish_with_opt(self, rcode: u16, opt: Option<&[u8]>) -> usize {
-        let mut additional = self.counts[2];
         let mut opt_at = 0;
         if let Some(o) = opt {
-            additional += 1;
             opt_at = self.buf.len();
             self.buf.extend_from_slice(o);
         }
+        self.close(rcode, opt_at)
+    }
+
+    /// Sets the RCODE's low bits and the counts (an OPT record at `opt_at`, 0: none); returns
+    /// `opt_at`.
+    fn close(self, rcode: u16, opt_at: usize) -> usize {
+        let additional = self.counts[2] + u16::from(opt_at > 0);
         self.buf[3] |= (rcode & 0xF) as u8;
         self.buf[6..8].copy_from_slice(&self.counts[0].to_be_bytes());
         self.buf[8..10].copy_from_slice(&self.counts[1].to_be_bytes());
@@ -241,10 +241,8 @@ impl<'b> Response<'b> {
     /// Finishes: sets the RCODE (extended bits go to OPT), writes OPT when `edns` and fills
     /// the counts. Returns where the OPT record starts (0: none), for [`truncate`].
     pub fn finish(self, rcode: u16, edns: Option<OptOut>, udp_size: u16) -> usize {
-        let mut additional = self.counts[2];
         let mut opt_at = 0;
         if let Some(opt) = edns {
-            additional += 1;
             opt_at = self.buf.len();
             self.buf.push(0);
             self.buf.extend_from_slice(&rtype::OPT.to_be_bytes());
@@ -255,12 +253,7 @@ impl<'b> Response<'b> {
             self.buf.extend_from_slice(&ttl.to_be_bytes());
             write_opt_rdata(self.buf, opt.ecs, opt.cookie.as_ref());
         }
-        let flags = u16::from_be_bytes([self.buf[2], self.buf[3]]) | (rcode & 0xF);
-        self.buf[2..4].copy_from_slice(&flags.to_be_bytes());
-        self.buf[6..8].copy_from_slice(&self.counts[0].to_be_bytes());
-        self.buf[8..10].copy_from_slice(&self.counts[1].to_be_bytes());
-        self.buf[10..12].copy_from_slice(&additional.to_be_bytes());
-        opt_at
+        self.close(rcode, opt_at)
     }
 }
 

@@ -5,9 +5,10 @@
 //! NODATA, an empty non-terminal, the apex; after a replica fails, the new global answer is
 //! secure too; with a wrong trust anchor the answer is SERVFAIL.
 //!
-//! Everything stays on loopback: unbound asks only georoute (a stub zone) and refuses every
-//! other name (`local-zone: "." refuse`). Skipped, saying so, where unbound is absent
-//! (`.ci/run` installs it).
+//! It runs inside a private network namespace (`unshare -n`, like the external suites; on the
+//! host's loopback where namespaces are not permitted), and unbound asks only georoute (a stub
+//! zone) and refuses every other name (`local-zone: "." refuse`). Skipped, saying so, where
+//! unbound is absent (`.ci/run` installs it).
 
 mod common;
 
@@ -138,6 +139,10 @@ fn unbound_validates_every_answer_and_a_failover_stays_secure() {
             "SKIP: the DNSSEC end-to-end test needs unbound (Debian: apt-get install unbound); \
              .ci/run installs it"
         );
+        return;
+    }
+    if common::rerun_in_private_netns("unbound_validates_every_answer_and_a_failover_stays_secure")
+    {
         return;
     }
     let eastus = StandIn::start("127.0.0.2", 401);

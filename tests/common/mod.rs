@@ -133,6 +133,45 @@ pub fn free_port() -> u16 {
     panic!("no free port");
 }
 
+/// Runs the test `name` of this test binary again inside a private network namespace
+/// (`unshare -n`, loopback up), so that nothing it starts can reach another network. Returns
+/// false when already inside one, or when namespaces are not permitted here (the caller then
+/// runs on the host's loopback); panics when the run inside fails.
+pub fn rerun_in_private_netns(name: &str) -> bool {
+    const MARK: &str = "GEOROUTE_TEST_IN_NETNS";
+    if std::env::var_os(MARK).is_some() {
+        return false;
+    }
+    let permitted = std::process::Command::new("unshare")
+        .args(["-n", "ip", "link", "set", "lo", "up"])
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !permitted {
+        eprintln!("note: unshare -n is not permitted here; running on the host's loopback");
+        return false;
+    }
+    let me = std::env::current_exe().unwrap();
+    let status = std::process::Command::new("unshare")
+        .args([
+            "-n",
+            "--",
+            "sh",
+            "-c",
+            "ip link set lo up && exec \"$0\" \"$@\"",
+        ])
+        .arg(me)
+        .args(["--exact", name, "--nocapture", "--test-threads=1"])
+        .env(MARK, "1")
+        .status()
+        .unwrap();
+    assert!(
+        status.success(),
+        "{name} failed inside its network namespace"
+    );
+    true
+}
+
 /// A server running in-process, with its own runtime.
 pub struct TestServer {
     /// DNS address (UDP and TCP).

@@ -34,7 +34,7 @@ impl EventLog {
     /// Records an event now; the oldest goes when [`KEEP`] are held.
     pub fn record(&self, kind: &'static str, subject: String, change: String, reason: String) {
         let event = Event {
-            at_unix: crate::state::unix_now().as_secs_f64(),
+            at_unix: crate::clock::unix_now().as_secs_f64(),
             kind,
             subject,
             change,

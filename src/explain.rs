@@ -4,8 +4,9 @@
 //! details (location source, distance to every replica, eligibility) for global names.
 
 use crate::dns::global;
-use crate::dns::names::{Entry, to_wire};
+use crate::dns::names::Entry;
 use crate::dns::wire::ClientSubnet;
+use crate::dns::wire::to_wire;
 use crate::dns::{Transport, handle};
 use crate::geo::{GeoDetail, LocationSource};
 use crate::health::HealthState;
@@ -89,7 +90,7 @@ fn explain_global(
         "kind:     global name of registry {} in zone {}",
         reg.name, zone.name
     );
-    let view = view::select_view(zone, client, ecs);
+    let view = view::select_view(zone, &snap.zones[z].views, client, ecs);
     let located_by = match view {
         Some(ViewMatch { scope: 0, .. }) => client,
         _ => global::client_address(snap, client, ecs),
@@ -109,7 +110,7 @@ fn explain_global(
     } else {
         let _ = writeln!(s, "view:     none (public answers)");
     }
-    let now_ms = crate::state::unix_now_ms();
+    let now_ms = crate::clock::unix_now_ms();
     let route = global::route_global(snap, health, z, registry, located_by, view, now_ms);
     let where_ = match (&route.located.source, route.located.point) {
         (_, None) => {
@@ -272,7 +273,7 @@ fn answer_text(
         packet: &packet,
         source: client,
         transport: Transport::Tcp,
-        now_ms: crate::state::unix_now_ms(),
+        now_ms: crate::clock::unix_now_ms(),
     };
     // The query carries no COOKIE, so the secret is never used.
     let secrets = crate::dns::cookie::Secrets {

@@ -1,21 +1,35 @@
 //! georoute: an authoritative, health-aware GeoDNS server for geo-replicated registries.
 //!
-//! Module map (one query flows top to bottom):
-//! - [`config`]: on-disk YAML types → validation → the immutable [`config::Config`].
-//! - [`state`]: the [`state::Snapshot`] (config, name index, GeoIP) behind an ArcSwap.
-//! - [`dns`]: the synchronous handler (`dns::handle`) and the UDP/TCP transports.
-//! - [`geo`]: coordinates, distances, overrides and MaxMind DB lookups.
-//! - [`route`]: the pure routing function for the global name.
-//! - [`health`]: the health table that routing reads.
-//! - [`view`]: split horizon, source address → view.
-//! - [`admin`]: the admin HTTP endpoints (`/status`, `/healthz`, `/readyz`).
-//! - [`metrics`]: every metric and the `/metrics` rendering.
-//! - [`explain`]: the human account of one decision (`georoute explain`).
-//! - [`demo`]: `georoute demo`, failover with loopback replica stand-ins.
+//! Module map, in layers from the top (the command line) to the bottom (leaves). A module may
+//! import its own layer and the layers below it, never one above: `.ci/layers` checks it (and
+//! that no two files import each other, however indirectly) on every CI run. What a lower piece
+//! needs from a higher one is handed to it as a value (a trait object, a plain struct defined
+//! below), never imported.
 //!
-//! [`Server::start`] starts a whole server in-process, so tests run exactly what `serve` runs.
+//! | layer | module | owns | may import |
+//! |---|---|---|---|
+//! | command line | `main.rs`, [`check`], [`demo`], [`explain`] | the CLI, the `check` report, `georoute demo`, the account of one decision | everything |
+//! | assembly | [`server`] | [`Server::start`]: build, bind, start every task, reload (`server/reload.rs`), stop | everything below |
+//! | tasks | [`admin`] | admin HTTP: `/status`, `/metrics`, `/routes`, the status page | tasks and below |
+//! | tasks | [`fleet`] | etcd membership, observer choice, quorum; hands its verdicts to the prober | tasks and below |
+//! | tasks | [`health`] `::prober`, [`dnssec`] `::warm` | probes that write the health table; the signature warm-up | transports and below |
+//! | transports | [`dns`] `::udp`, `::tcp`, `::reuse` | bytes in, bytes out around the handler; per-thread response reuse | handler and below |
+//! | handler | [`dns`] `::handler` | one query: names → view → route → answer → sign | steps and below |
+//! | steps | [`dns`] `::answer`, `::global`, [`dnssec`] `::sign` | writing an answer's records; signing and denial | state and below |
+//! | state | [`state`] | [`state::Serving`] (snapshot + health) behind one ArcSwap, [`state::Shared`] | build and below |
+//! | build | [`snapshot`], [`dns`] `::names`, [`metrics`], [`dnssec`] (`Signing`) | Config → runtime pieces: name index, view indexes, GeoIP readers, keys, cookie secrets, counters | pure and below |
+//! | pure | [`route`], [`view`], [`geo`], [`health`] `::table`/`::state`, [`dns`] `::cookie`/`::rrl`/`::outcome` | functions and lock-free tables over plain data | config and below |
+//! | config | [`config`] | on-disk YAML → validated, plain [`config::Config`] (no index, no signer, no open file) | leaves |
+//! | leaves | [`dns`] `::wire`, [`hash`], [`clock`], [`events`], [`geo`] `::point`, [`dnssec`] `::key` | the wire codec, stable hashes, the clock, the event log, coordinates, key parsing | nothing of ours |
+//!
+//! One query: `dns::udp` reads a datagram, loads [`state::Serving`] once, and calls
+//! `dns::handle` with the snapshot and health it loaded; nothing on that path locks, logs at
+//! info level or does I/O. [`Server::start`] starts a whole server in-process, so tests run
+//! exactly what `serve` runs.
 
 pub mod admin;
+pub mod check;
+pub mod clock;
 pub mod config;
 pub mod demo;
 pub mod dns;
@@ -24,307 +38,13 @@ pub mod events;
 pub mod explain;
 pub mod fleet;
 pub mod geo;
+pub mod hash;
 pub mod health;
 pub mod metrics;
 pub mod route;
+pub mod server;
+pub mod snapshot;
 pub mod state;
 pub mod view;
 
-use dns::tcp::TcpLimits;
-use state::{Shared, Snapshot};
-use std::net::SocketAddr;
-use std::path::PathBuf;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-
-/// How to run a server.
-#[derive(Debug, Clone)]
-pub struct Settings {
-    /// Folder holding `zones/`, `probes/` and `geoip/`.
-    pub config_dir: PathBuf,
-    /// DNS listen addresses (UDP and TCP on each).
-    pub dns: Vec<SocketAddr>,
-    /// UDP threads per address.
-    pub udp_threads: usize,
-    /// Requested UDP receive buffer in bytes (0: the system default).
-    pub udp_recv_buffer: usize,
-    /// TCP limits.
-    pub tcp: TcpLimits,
-    /// Admin HTTP address (`None`: no admin server).
-    pub admin: Option<SocketAddr>,
-    /// Probes running at once, at most.
-    pub probe_concurrency: usize,
-    /// Run health probes (off: every replica counts healthy; regions.yaml still applies).
-    pub probes: bool,
-    /// Log one query in this many at info level (0: off).
-    pub query_log_every: u64,
-    /// This instance's name in a fleet and in its probes' User-Agent.
-    pub instance: String,
-}
-
-/// The host's name (the default instance name), or `georoute` when it has none.
-pub fn host_name() -> String {
-    let mut buf = [0u8; 256];
-    // SAFETY: the buffer is valid for its length; gethostname writes at most that much.
-    let ok = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) } == 0;
-    let len = buf.iter().position(|&b| b == 0).unwrap_or(0);
-    match std::str::from_utf8(&buf[..len]) {
-        Ok(name) if ok && !name.is_empty() => name.to_string(),
-        _ => "georoute".into(),
-    }
-}
-
-impl Settings {
-    /// Defaults of `georoute serve` for a configuration folder.
-    pub fn new(config_dir: impl Into<PathBuf>) -> Self {
-        Self {
-            config_dir: config_dir.into(),
-            dns: vec![SocketAddr::from(([127, 0, 0, 1], 5300))],
-            udp_threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
-            udp_recv_buffer: 1 << 20,
-            tcp: TcpLimits::default(),
-            admin: Some(SocketAddr::from(([127, 0, 0, 1], 9153))),
-            probe_concurrency: 64,
-            probes: true,
-            query_log_every: 0,
-            instance: host_name(),
-        }
-    }
-}
-
-/// Why the server could not start.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum Error {
-    /// The configuration is invalid.
-    #[error("invalid configuration:\n{0}")]
-    Config(#[from] config::ConfigErrors),
-    /// A GeoIP database could not be opened.
-    #[error("{0}")]
-    Geo(String),
-    /// A probe could not be set up (bad URL, unreadable CA file).
-    #[error("{0}")]
-    Probe(String),
-    /// A listen address could not be bound.
-    #[error("cannot listen on {addr}: {source}")]
-    Bind {
-        /// The address.
-        addr: SocketAddr,
-        /// The OS error.
-        source: std::io::Error,
-    },
-}
-
-/// Loads and validates the configuration and builds a snapshot of it.
-pub fn load_snapshot(dir: &std::path::Path, generation: u64) -> Result<Snapshot, Error> {
-    let config = config::load(dir)?;
-    Snapshot::build(config, generation).map_err(Error::Geo)
-}
-
-/// A running server.
-pub struct Server {
-    /// The addresses actually bound (port 0 resolved).
-    pub dns_addrs: Vec<SocketAddr>,
-    /// The admin address actually bound, if any.
-    pub admin_addr: Option<SocketAddr>,
-    /// The shared state (tests swap health through it).
-    pub shared: Arc<Shared>,
-    /// The probes.
-    pub prober: Arc<health::prober::Prober>,
-    stop: Arc<AtomicBool>,
-    stop_tx: tokio::sync::watch::Sender<bool>,
-    udp: Vec<std::thread::JoinHandle<()>>,
-    tcp: Vec<tokio::task::JoinHandle<()>>,
-    tasks: Vec<tokio::task::JoinHandle<()>>,
-}
-
-impl Server {
-    /// Loads the configuration, binds every address and starts serving. Must run inside a tokio
-    /// runtime (TCP is served by tasks).
-    pub async fn start(settings: Settings) -> Result<Self, Error> {
-        // Taken before the load, so a change made while starting is not missed; the files the
-        // configuration names (cookie secrets) are known only after it.
-        let files = config::reload::fingerprint(&settings.config_dir, &[]);
-        let snapshot = load_snapshot(&settings.config_dir, 1)?;
-        let files = config::reload::with_files(files, snapshot.config.watched_files());
-        let shared = Shared::new(snapshot);
-        dnssec::warm::spawn(Arc::clone(&shared.load()));
-        shared
-            .query_log_every
-            .store(settings.query_log_every, Ordering::Relaxed);
-        let prober = health::prober::Prober::new(
-            shared.clone(),
-            settings.probe_concurrency,
-            settings.probes,
-            &settings.instance,
-        )
-        .map_err(Error::Probe)?;
-        if settings.probes {
-            // One bounded probe round before the listeners open (SPEC section 4, Start).
-            prober.first_round().await;
-        }
-        let stop = Arc::new(AtomicBool::new(false));
-        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-        let mut dns_addrs = Vec::new();
-        let mut udp = Vec::new();
-        let mut tcp = Vec::new();
-        for &addr in &settings.dns {
-            let (sockets, listener) = bind_pair(addr, &settings)?;
-            let bound = sockets[0]
-                .local_addr()
-                .map_err(|source| Error::Bind { addr, source })?;
-            dns_addrs.push(bound);
-            udp.extend(dns::udp::serve(sockets, shared.clone(), stop.clone()));
-            tcp.push(tokio::spawn(dns::tcp::serve(
-                listener,
-                shared.clone(),
-                settings.tcp,
-                stop_rx.clone(),
-            )));
-        }
-        let mut tasks = if settings.probes {
-            prober.spawn(stop_rx.clone())
-        } else {
-            Vec::new()
-        };
-        tasks.push(tokio::spawn(config::reload::watch(
-            shared.clone(),
-            prober.clone(),
-            files,
-            stop_rx.clone(),
-        )));
-        let fleet_settings = shared.snapshot().config.fleet.clone();
-        if let (true, Some(fleet)) = (settings.probes, fleet_settings) {
-            let name = &settings.instance;
-            let valid = !name.is_empty()
-                && name.len() <= 64
-                && name
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b));
-            if !valid {
-                return Err(Error::Probe(format!(
-                    "instance name {name:?}: letters, digits, '-', '_' and '.' only (--instance)"
-                )));
-            }
-            // Read etcd twice per shortest probe interval (100 ms to 1 s).
-            let poll = shared
-                .snapshot()
-                .config
-                .policies
-                .values()
-                .map(|p| p.interval / 2)
-                .min()
-                .unwrap_or(std::time::Duration::from_secs(1))
-                .clamp(
-                    std::time::Duration::from_millis(100),
-                    std::time::Duration::from_secs(1),
-                );
-            let state = fleet::FleetState::new(name.clone(), fleet);
-            prober.join_fleet(state.clone());
-            let task = fleet::spawn(state, prober.clone(), poll, stop_rx.clone());
-            tasks.push(task.map_err(Error::Probe)?);
-        }
-        let mut admin_addr = None;
-        if let Some(addr) = settings.admin {
-            let listener = tokio::net::TcpListener::bind(addr)
-                .await
-                .map_err(|source| Error::Bind { addr, source })?;
-            admin_addr = listener.local_addr().ok();
-            let state = admin::Admin {
-                shared: shared.clone(),
-                prober: prober.clone(),
-            };
-            tasks.push(tokio::spawn(admin::serve(listener, state, stop_rx.clone())));
-        }
-        tracing::info!(addresses = ?dns_addrs, admin = ?admin_addr, generation = 1, "serving DNS");
-        Ok(Self {
-            dns_addrs,
-            admin_addr,
-            shared,
-            prober,
-            stop,
-            stop_tx,
-            udp,
-            tcp,
-            tasks,
-        })
-    }
-
-    /// Stops accepting, lets in-flight queries finish, and waits for every transport.
-    pub async fn shutdown(self) {
-        self.stop.store(true, Ordering::Relaxed);
-        let _ = self.stop_tx.send(true);
-        for t in self.tcp.into_iter().chain(self.tasks) {
-            let _ = t.await;
-        }
-        let udp = self.udp;
-        let _ = tokio::task::spawn_blocking(move || {
-            for t in udp {
-                let _ = t.join();
-            }
-        })
-        .await;
-    }
-}
-
-/// Raises this process's soft limit of open files to its hard limit (the TCP connection limit
-/// and the probes need more than the common default of 1024). Returns the limit now in force.
-pub fn raise_open_file_limit() -> std::io::Result<u64> {
-    let mut limit = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // SAFETY: getrlimit and setrlimit only read and write the struct passed to them.
-    unsafe {
-        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) != 0 {
-            return Err(std::io::Error::last_os_error());
-        }
-        if limit.rlim_cur < limit.rlim_max {
-            limit.rlim_cur = limit.rlim_max;
-            if libc::setrlimit(libc::RLIMIT_NOFILE, &limit) != 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-        }
-    }
-    Ok(limit.rlim_cur)
-}
-
-/// Binds UDP and TCP on the same port; with port 0, retries until both get one port.
-fn bind_pair(
-    addr: SocketAddr,
-    settings: &Settings,
-) -> Result<(Vec<std::net::UdpSocket>, tokio::net::TcpListener), Error> {
-    let mut last = None;
-    for _ in 0..20 {
-        let sockets = dns::udp::bind(addr, settings.udp_threads, settings.udp_recv_buffer)
-            .map_err(|source| Error::Bind { addr, source })?;
-        let port = sockets[0]
-            .local_addr()
-            .map_err(|source| Error::Bind { addr, source })?;
-        match bind_tcp(port) {
-            Ok(l) => return Ok((sockets, l)),
-            Err(e) if addr.port() == 0 => last = Some(e),
-            Err(source) => return Err(Error::Bind { addr, source }),
-        }
-    }
-    Err(Error::Bind {
-        addr,
-        source: last.unwrap_or_else(|| std::io::Error::other("no free port")),
-    })
-}
-
-fn bind_tcp(addr: SocketAddr) -> std::io::Result<tokio::net::TcpListener> {
-    let socket = socket2::Socket::new(
-        socket2::Domain::for_address(addr),
-        socket2::Type::STREAM,
-        None,
-    )?;
-    if addr.is_ipv6() {
-        socket.set_only_v6(true)?;
-    }
-    socket.set_reuse_address(true)?;
-    socket.set_nonblocking(true)?;
-    socket.bind(&addr.into())?;
-    socket.listen(1024)?;
-    tokio::net::TcpListener::from_std(socket.into())
-}
+pub use server::{Error, Server, Settings, host_name, load_snapshot, raise_open_file_limit};

@@ -228,72 +228,7 @@ fn check(config: &std::path::Path) -> ExitCode {
         Ok(s) => s,
         Err(e) => return fail(e),
     };
-    let c = &snap.config;
-    println!(
-        "configuration OK: {} zone(s), {} region(s) in the catalogue, {} GeoIP database(s)",
-        c.zones.len(),
-        c.regions.regions.len(),
-        c.geoip.databases.len()
-    );
-    if let Some(f) = &c.fleet {
-        println!(
-            "fleet: etcd {}, prefix {}, {} observer(s) per replica, quorum {:?}, lease {} s",
-            f.etcd.join(" "),
-            f.prefix,
-            f.observers,
-            f.quorum,
-            f.lease.as_secs()
-        );
-    }
-    for z in &c.zones {
-        println!(
-            "zone {} (SOA {}, {} name server(s), {} view(s))",
-            z.name,
-            z.soa.mname,
-            z.nameservers.len(),
-            z.views.len()
-        );
-        if let Some(s) = &z.dnssec {
-            println!(
-                "  signed: algorithm {}, key tag {}, signatures valid {} s; for the parent zone:",
-                s.key.algorithm, s.key.key_tag, s.validity_s
-            );
-            println!("    {}", s.ds_text(&z.name));
-            println!("    {}", s.key.dnskey_text(&z.name));
-        }
-        for r in &z.registries {
-            println!(
-                "  registry {}.{} home {} answer {:?} ttl {}/{}/{}",
-                r.name,
-                z.name,
-                r.replicas[r.home].region,
-                r.global_answer,
-                r.ttl_global,
-                r.ttl_regional,
-                r.ttl_data
-            );
-            for p in &r.replicas {
-                println!(
-                    "    {:<20} routing {:<5} weight {:<5} {:?} data {:?}",
-                    p.region,
-                    p.global_endpoint_routing,
-                    p.weight,
-                    p.addresses
-                        .v4
-                        .iter()
-                        .map(ToString::to_string)
-                        .chain(p.addresses.v6.iter().map(ToString::to_string))
-                        .collect::<Vec<_>>(),
-                    p.data_addresses
-                        .v4
-                        .iter()
-                        .map(ToString::to_string)
-                        .chain(p.data_addresses.v6.iter().map(ToString::to_string))
-                        .collect::<Vec<_>>()
-                );
-            }
-        }
-    }
+    print!("{}", georoute::check::render(&snap));
     ExitCode::SUCCESS
 }
 

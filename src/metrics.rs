@@ -6,7 +6,7 @@
 //! over by name on reload.
 
 use crate::config::Config;
-use crate::dns::Handled;
+use crate::dns::outcome::Handled;
 use crate::dns::wire::rcode;
 use std::fmt::Write;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
@@ -257,6 +257,8 @@ pub struct Gauges {
     pub failing_open: usize,
     /// In a fleet: (connected to etcd now, times it lost etcd).
     pub fleet: Option<(bool, u64)>,
+    /// RRSIGs made since start.
+    pub signatures: u64,
 }
 
 /// A label value escaped as the text exposition format requires (backslash, quote, newline).
@@ -487,7 +489,7 @@ pub fn render(
             "georoute_dnssec_signatures_total",
             "counter",
             "RRSIGs made (a signature cache miss each; steady answers reuse theirs).",
-            vec![("", crate::dnssec::sign::signatures_made())],
+            vec![("", g.signatures)],
         ),
         (
             "georoute_config_generation",

@@ -2,42 +2,11 @@
 //! the health indexed for exactly that configuration) behind one ArcSwap, loaded once per query.
 
 use crate::config::Config;
-use crate::dns::names::NameIndex;
-use crate::geo::Geo;
 use crate::health::HealthState;
 use arc_swap::ArcSwap;
 use std::sync::Arc;
 
-/// Everything derived from one configuration.
-#[derive(Debug)]
-pub struct Snapshot {
-    /// The validated configuration.
-    pub config: Config,
-    /// Every name that exists.
-    pub names: NameIndex,
-    /// Location lookups.
-    pub geo: Geo,
-    /// Increases by one on every successful load.
-    pub generation: u64,
-    /// Counters labelled by this configuration's names.
-    pub counters: crate::metrics::Counters,
-}
-
-impl Snapshot {
-    /// Builds the runtime pieces from a configuration (opens the GeoIP databases).
-    pub fn build(config: Config, generation: u64) -> Result<Self, String> {
-        let geo = Geo::open(&config.geoip)?;
-        let names = NameIndex::build(&config);
-        let counters = crate::metrics::Counters::new(&config);
-        Ok(Self {
-            counters,
-            config,
-            names,
-            geo,
-            generation,
-        })
-    }
-}
+pub use crate::snapshot::Snapshot;
 
 /// A configuration and the health indexed for it: swapped as one unit, so a query never pairs
 /// a configuration with health indexed for another one (health is indexed by replica position).
@@ -63,6 +32,17 @@ impl Serving {
     }
 }
 
+/// What the last reloads did, for logs and `/status`.
+#[derive(Debug, Default, Clone)]
+pub struct ReloadStatus {
+    /// Successful reloads since start.
+    pub reloads: u64,
+    /// Failed reloads since start.
+    pub failures: u64,
+    /// The last failure's errors (file:line:col each), cleared by a success.
+    pub last_error: Option<String>,
+}
+
 /// The state shared by every transport.
 #[derive(Debug)]
 pub struct Shared {
@@ -70,15 +50,13 @@ pub struct Shared {
     serving: ArcSwap<Serving>,
     /// Response rate limiting state (survives reloads; its settings come from the snapshot).
     pub rrl: crate::dns::rrl::RateLimiter,
-    /// The random cookie secret of this process, used when no secret file is configured.
-    pub cookie_fallback: [u8; 16],
     /// Process-wide counters.
     pub metrics: crate::metrics::Metrics,
     /// Log one query in this many at info level (0: no query log, the default).
     pub query_log_every: std::sync::atomic::AtomicU64,
     queries_seen: std::sync::atomic::AtomicU64,
     /// Reload counters and the last reload error (not on the query path).
-    pub reload: std::sync::Mutex<crate::config::reload::ReloadStatus>,
+    pub reload: std::sync::Mutex<ReloadStatus>,
     /// Recent health transitions and reloads, for the status page (not on the query path).
     pub events: crate::events::EventLog,
 }
@@ -90,7 +68,6 @@ impl Shared {
         Arc::new(Self {
             serving: ArcSwap::from_pointee(Serving::new(Arc::new(snapshot), health)),
             rrl: Default::default(),
-            cookie_fallback: crate::dns::cookie::random_secret(),
             reload: Default::default(),
             events: Default::default(),
             metrics: Default::default(),
@@ -127,20 +104,8 @@ impl Shared {
             .store(Arc::new(Serving::new(Arc::new(snapshot), Arc::new(health))));
     }
 
-    /// The cookie secrets in force: the configured files', else this process's random one.
-    pub fn cookie_secrets(&self, snapshot: &Snapshot) -> crate::dns::cookie::Secrets {
-        snapshot
-            .config
-            .server
-            .cookie_secrets
-            .unwrap_or(crate::dns::cookie::Secrets {
-                current: self.cookie_fallback,
-                previous: None,
-            })
-    }
-
     /// A copy of the reload counters and last error.
-    pub fn reload_status(&self) -> crate::config::reload::ReloadStatus {
+    pub fn reload_status(&self) -> ReloadStatus {
         self.reload
             .lock()
             .unwrap_or_else(|e| e.into_inner())
@@ -183,15 +148,4 @@ impl Shared {
     }
 }
 
-/// Wall-clock time since the Unix epoch: cookie timestamps, rate limiting buckets and the
-/// failback ramp (whose start the health snapshot carries as Unix time).
-pub fn unix_now() -> std::time::Duration {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default()
-}
-
-/// [`unix_now`] in milliseconds.
-pub fn unix_now_ms() -> u64 {
-    unix_now().as_millis() as u64
-}
+pub use crate::clock::{unix_now, unix_now_ms};

@@ -21,20 +21,21 @@ pub struct ViewMatch<'a> {
 /// is one of the view's trusted resolvers.
 pub fn select_view<'a>(
     zone: &'a Zone,
+    index: &ViewIndex,
     source: IpAddr,
     ecs: Option<&ClientSubnet>,
 ) -> Option<ViewMatch<'a>> {
     if zone.views.is_empty() {
         return None;
     }
-    if let Some(index) = zone.view_index.find(source) {
+    if let Some(index) = index.find(source) {
         return Some(ViewMatch {
             view: &zone.views[index],
             index,
             scope: 0,
         });
     }
-    if !zone.view_index.trusted {
+    if !index.trusted {
         return None;
     }
     let ecs = ecs.filter(|e| e.source_prefix > 0)?;

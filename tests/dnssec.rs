@@ -383,7 +383,7 @@ fn check_prints_the_ds_and_keygen_writes_a_private_key_once() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{text}");
     let snap = georoute::load_snapshot(&dir.path, 1).unwrap();
-    let signing = snap.config.zones[0].dnssec.as_ref().unwrap();
+    let signing = snap.zones[0].signing.as_ref().unwrap();
     let ds = signing.ds_text("azurecr.io");
     assert!(ds.starts_with(&format!("azurecr.io. IN DS {} 13 2 ", signing.key.key_tag)));
     assert_eq!(

@@ -38,6 +38,8 @@ pub struct Admin {
     pub shared: Arc<Shared>,
     /// The probes.
     pub prober: Arc<Prober>,
+    /// The fleet, when this instance is in one.
+    pub fleet: Option<Arc<crate::fleet::FleetState>>,
 }
 
 /// Serves admin requests until `stop` turns true.
@@ -91,7 +93,7 @@ fn respond<B>(admin: &Admin, req: &Request<B>) -> Response<Full<Bytes>> {
     let mut response = match req.uri().path() {
         "/" => {
             let serving = admin.shared.load();
-            let now = crate::state::unix_now_ms();
+            let now = crate::clock::unix_now_ms();
             let page = page::render(&serving.snapshot, &serving.health, now);
             let mut r = reply(StatusCode::OK, "text/html; charset=utf-8", page);
             // The page is self-contained: it may only talk to this server.
@@ -106,7 +108,7 @@ fn respond<B>(admin: &Admin, req: &Request<B>) -> Response<Full<Bytes>> {
         }
         "/routes" => {
             let serving = admin.shared.load();
-            let now = crate::state::unix_now_ms();
+            let now = crate::clock::unix_now_ms();
             let routes = page::routes(&serving.snapshot, &serving.health, now);
             reply(StatusCode::OK, json, routes.to_string())
         }

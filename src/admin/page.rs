@@ -89,7 +89,7 @@ fn colours(snap: &Snapshot) -> std::collections::HashMap<String, String> {
                 .or_insert_with(|| match PALETTE.get(n) {
                     Some(c) => (*c).to_string(),
                     None => {
-                        let h = crate::route::hash::hash_bytes(rep.region.as_bytes()) % 360;
+                        let h = crate::hash::hash_bytes(rep.region.as_bytes()) % 360;
                         format!("hsl({},55%,40%)", 160 + h % 140)
                     }
                 });

@@ -63,7 +63,7 @@ pub fn status(admin: &Admin) -> serde_json::Value {
         "zones": zones,
         "regions": regions,
         "events": admin.shared.events.recent(),
-        "fleet": admin.prober.fleet().map(|f| f.status()),
+        "fleet": admin.fleet.as_ref().map(|f| f.status()),
     })
 }
 
@@ -80,9 +80,10 @@ pub fn metrics(admin: &Admin) -> String {
         fail_open_events: events,
         failing_open: failing.len(),
         fleet: admin
-            .prober
-            .fleet()
+            .fleet
+            .as_ref()
             .map(|f| (f.connected(), f.disconnects())),
+        signatures: crate::dnssec::sign::signatures_made(),
     };
     crate::metrics::render(
         &admin.shared.metrics,
@@ -97,7 +98,7 @@ pub fn metrics(admin: &Admin) -> String {
 /// is not ramping.
 fn ramp_status(reg: &crate::config::Registry, recovered_at_ms: Option<u64>) -> serde_json::Value {
     let ramp_ms = reg.routing.failback_ramp_ms;
-    match crate::route::ramp_elapsed(recovered_at_ms, crate::state::unix_now_ms(), ramp_ms) {
+    match crate::route::ramp_elapsed(recovered_at_ms, crate::clock::unix_now_ms(), ramp_ms) {
         Some(elapsed) => json!({
             "share": elapsed as f64 / ramp_ms as f64,
             "recovered_at_unix": recovered_at_ms.unwrap_or(0) as f64 / 1000.0,

@@ -123,7 +123,7 @@ pub fn build(file: FleetFile, p: &mut Problems<'_>) -> FleetSettings {
             }
         },
     };
-    let lease = match super::settings::parse_duration(&f.lease.value) {
+    let lease = match super::values::parse_duration(&f.lease.value) {
         Some(d) if (2..=3600).contains(&d.as_secs()) && d.subsec_nanos() == 0 => d,
         _ => {
             p.at(

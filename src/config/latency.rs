@@ -3,8 +3,8 @@
 
 use super::RegionCatalog;
 use super::error::{ConfigError, Problems};
-use super::settings::parse_net;
 use super::spec::SpannedText;
+use super::values::parse_net;
 use ipnet::IpNet;
 use serde::Deserialize;
 use serde_saphyr::Spanned;
@@ -131,7 +131,7 @@ impl LatencyTable {
             if e.clients.contains(&addr) {
                 return (Some(e), floor.max(e.clients.prefix_len()));
             }
-            floor = floor.max(crate::geo::separating_prefix(addr, &e.clients));
+            floor = floor.max(super::separating_prefix(addr, &e.clients));
         }
         (None, floor)
     }

@@ -7,22 +7,30 @@ pub mod error;
 pub mod fleet;
 pub mod latency;
 mod load;
-pub mod reload;
+mod regions;
 pub mod server;
 mod settings;
 pub mod spec;
 mod validate;
+mod values;
+mod yaml;
 
 pub use error::{ConfigError, ConfigErrors};
 pub use load::load;
+pub use regions::{Region, RegionCatalog};
 pub use validate::is_within;
+pub use values::separating_prefix;
 
-use crate::geo::Point;
+use crate::geo::point::Point;
 use ipnet::IpNet;
 use std::collections::{BTreeMap, HashMap};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
+
+/// Registries may have at most this many replicas (Azure has about 60 regions); routing keeps
+/// its per-query scratch space on the stack at this size.
+pub const MAX_REPLICAS: usize = 128;
 
 /// A whole validated configuration.
 #[derive(Debug)]
@@ -51,51 +59,12 @@ impl Config {
     /// Files outside `zones/`, `probes/` and `geoip/` that the configuration reads (cookie
     /// secrets, DNSSEC keys): a change to one reloads like a change to the configuration.
     pub fn watched_files(&self) -> Vec<std::path::PathBuf> {
-        let keys = self.zones.iter().filter_map(|z| z.key_file.clone());
+        let keys = self
+            .zones
+            .iter()
+            .filter_map(|z| z.dnssec.as_ref().map(|d| d.key_file.clone()));
         self.server.files.iter().cloned().chain(keys).collect()
     }
-}
-
-/// Region name → coordinates.
-#[derive(Debug, Default)]
-pub struct RegionCatalog {
-    /// Every region, sorted by name.
-    pub regions: Vec<Region>,
-    index: HashMap<String, usize>,
-}
-
-impl RegionCatalog {
-    /// Builds the catalogue from regions (sorted by name on the way in).
-    pub fn new(mut regions: Vec<Region>) -> Self {
-        regions.sort_by(|a, b| a.name.cmp(&b.name));
-        let index = regions
-            .iter()
-            .enumerate()
-            .map(|(i, r)| (r.name.clone(), i))
-            .collect();
-        Self { regions, index }
-    }
-
-    /// The index of a region by name.
-    pub fn find(&self, name: &str) -> Option<usize> {
-        self.index.get(name).copied()
-    }
-
-    /// The region at an index from [`RegionCatalog::find`].
-    pub fn get(&self, index: usize) -> &Region {
-        &self.regions[index]
-    }
-}
-
-/// One region.
-#[derive(Debug, Clone)]
-pub struct Region {
-    /// ARM name, e.g. `eastus`.
-    pub name: String,
-    /// Display name, e.g. `East US`.
-    pub display_name: String,
-    /// Coordinates.
-    pub point: Point,
 }
 
 /// One served zone.
@@ -113,12 +82,31 @@ pub struct Zone {
     pub registries: Vec<Registry>,
     /// Views of the zone.
     pub views: Vec<View>,
-    /// The views' client networks, for a lookup by binary search.
-    pub view_index: crate::view::ViewIndex,
-    /// Online signing, when the zone has `dnssec:`.
-    pub dnssec: Option<std::sync::Arc<crate::dnssec::Signing>>,
+    /// Online signing, when the zone has `dnssec:` (the key checked, not yet loaded).
+    pub dnssec: Option<DnssecSettings>,
+}
+
+/// A signed zone's `dnssec:` settings, checked: the key file parses as a signing key.
+#[derive(Clone)]
+pub struct DnssecSettings {
     /// The key file, watched for changes like the configuration.
-    pub key_file: Option<std::path::PathBuf>,
+    pub key_file: PathBuf,
+    /// The key file's contents (PKCS#8 PEM) as read and checked, so the key that is built is
+    /// the key that was checked.
+    pub key_pem: Vec<u8>,
+    /// RRSIG expiration minus inception, seconds.
+    pub validity_s: u32,
+}
+
+impl std::fmt::Debug for DnssecSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The key is a secret: never in a log or a panic message.
+        f.debug_struct("DnssecSettings")
+            .field("key_file", &self.key_file)
+            .field("key_pem", &format_args!("<{} bytes>", self.key_pem.len()))
+            .field("validity_s", &self.validity_s)
+            .finish()
+    }
 }
 
 /// SOA fields, names lower-case without trailing dot.

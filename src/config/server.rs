@@ -2,9 +2,8 @@
 //! DNS COOKIE secrets. The on-disk keys and their validation into [`ServerSettings`] live here.
 
 use super::error::{ConfigError, Problems};
-use super::settings::parse_net;
 use super::spec::{SpannedText, fixed};
-use crate::dns::cookie::{self, Secrets};
+use super::values::parse_net;
 use ipnet::IpNet;
 use serde::Deserialize;
 use serde_saphyr::Spanned;
@@ -119,7 +118,7 @@ pub struct ServerSettings {
     /// Response rate limiting.
     pub rate_limit: RateLimit,
     /// Cookie secrets from files (`None`: the process's random secret).
-    pub cookie_secrets: Option<Secrets>,
+    pub cookie_secrets: Option<CookieSecrets>,
     /// The files read (watched for changes).
     pub files: Vec<std::path::PathBuf>,
 }
@@ -142,7 +141,7 @@ pub fn load(dir: &Path, found: &mut Vec<ConfigError>) -> ServerSettings {
     if !path.exists() {
         return build(&path, dir, ServerFile::default(), found);
     }
-    let file = super::load::parse_file::<ServerFile>(&path, found).unwrap_or_default();
+    let file = super::yaml::parse_file::<ServerFile>(&path, found).unwrap_or_default();
     let mut settings = build(&path, dir, file, found);
     settings.files.insert(0, path);
     settings
@@ -206,7 +205,7 @@ fn build(
                 return None;
             }
         };
-        match cookie::parse_secret(&text) {
+        match parse_secret(&text) {
             Ok(s) => Some(s),
             Err(e) => {
                 p.at(spec, format!("{}: {e}", file.display()));
@@ -221,7 +220,43 @@ fn build(
     }
     ServerSettings {
         rate_limit,
-        cookie_secrets: current.map(|current| Secrets { current, previous }),
+        cookie_secrets: current.map(|current| CookieSecrets { current, previous }),
         files,
     }
+}
+
+/// The cookie secrets read from `secret_file` and `previous_secret_file`.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct CookieSecrets {
+    /// Makes and verifies server cookies.
+    pub current: [u8; 16],
+    /// Also verifies, during a rotation.
+    pub previous: Option<[u8; 16]>,
+}
+
+impl std::fmt::Debug for CookieSecrets {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Secrets: never in a log or a panic message.
+        f.write_str(if self.previous.is_some() {
+            "CookieSecrets { current, previous }"
+        } else {
+            "CookieSecrets { current }"
+        })
+    }
+}
+
+/// Parses a secret file's text: 32 hexadecimal digits (128 bits), surrounding space ignored.
+pub fn parse_secret(text: &str) -> Result<[u8; 16], String> {
+    let hex = text.trim();
+    if hex.len() != 32 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(format!(
+            "a cookie secret is 32 hexadecimal digits (128 bits), found {} characters",
+            hex.len()
+        ));
+    }
+    let mut secret = [0u8; 16];
+    for (i, byte) in secret.iter_mut().enumerate() {
+        *byte = u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).map_err(|e| e.to_string())?;
+    }
+    Ok(secret)
 }

@@ -5,10 +5,11 @@ use super::spec::{
     DatabaseSpec, GeoIpFile, ProbesFile, RegionCatalogFile, RegionStatus, RegionsHealthFile,
     SpannedText,
 };
+use super::values::{is_label, parse_duration, parse_net};
 use super::{
     GeoIpSettings, LocationOverride, ProbePolicy, Region, RegionCatalog, RegionHealthSettings,
 };
-use crate::geo::Point;
+use crate::geo::point::Point;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -247,50 +248,6 @@ pub fn build_region_health(
     out
 }
 
-/// Parses a CIDR (or a bare address as a host route), recording an error on failure.
-pub fn parse_net(text: &SpannedText, p: &mut Problems<'_>) -> Option<ipnet::IpNet> {
-    let s = text.value.trim();
-    match cidr(s) {
-        Some(net) if net.trunc() == net => Some(net),
-        Some(net) => {
-            p.at(
-                text,
-                format!("{s} has host bits set; did you mean {}?", net.trunc()),
-            );
-            None
-        }
-        None => {
-            p.at(text, format!("{s:?} is not a network in CIDR form"));
-            None
-        }
-    }
-}
-
-/// A CIDR, or a bare address as a host route; host bits are not checked here.
-pub fn cidr(s: &str) -> Option<ipnet::IpNet> {
-    let s = s.trim();
-    s.parse::<ipnet::IpNet>()
-        .ok()
-        .or_else(|| s.parse::<std::net::IpAddr>().ok().map(ipnet::IpNet::from))
-}
-
-/// Parses `500ms`, `10s`, `1m`, `2h`, `7d`.
-pub fn parse_duration(s: &str) -> Option<Duration> {
-    let s = s.trim();
-    let split = s.find(|c: char| !c.is_ascii_digit())?;
-    let (num, unit) = s.split_at(split);
-    let n: u64 = num.parse().ok()?;
-    let d = match unit {
-        "ms" => Duration::from_millis(n),
-        "s" => Duration::from_secs(n),
-        "m" => Duration::from_secs(n.checked_mul(60)?),
-        "h" => Duration::from_secs(n.checked_mul(3600)?),
-        "d" => Duration::from_secs(n.checked_mul(86_400)?),
-        _ => return None,
-    };
-    Some(d)
-}
-
 fn duration(text: &SpannedText, p: &mut Problems<'_>) -> Duration {
     match parse_duration(&text.value) {
         Some(d) if !d.is_zero() => d,
@@ -313,13 +270,4 @@ fn status_range(s: &str) -> Option<(u16, u16)> {
         }
     };
     ((100..=599).contains(&a) && (100..=599).contains(&b) && a <= b).then_some((a, b))
-}
-
-/// True for a DNS label made of letters, digits and inner hyphens (1-63 characters).
-pub fn is_label(s: &str) -> bool {
-    !s.is_empty()
-        && s.len() <= 63
-        && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
-        && !s.starts_with('-')
-        && !s.ends_with('-')
 }

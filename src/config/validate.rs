@@ -1,11 +1,11 @@
 //! Checks one zone file against every rule of SPEC.md section 6 and builds the runtime Zone.
 
 use super::error::{ConfigError, Problems};
-use super::settings::{cidr, is_label, parse_net};
 use super::spec::{GlobalAnswerSpec, SpannedText, ViewRegistrySpec, ViewSpec, ZoneFile};
+use super::values::{cidr, is_label, parse_net};
 use super::{
-    Addresses, GlobalAnswer, NameServer, ProbePolicy, RegionCatalog, Registry, Replica, Routing,
-    Soa, View, ViewRegistry, Zone,
+    Addresses, DnssecSettings, GlobalAnswer, NameServer, ProbePolicy, RegionCatalog, Registry,
+    Replica, Routing, Soa, View, ViewRegistry, Zone,
 };
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::net::{IpAddr, SocketAddr};
@@ -71,17 +71,14 @@ pub fn build_zone(
         }
     }
     check_view_overlap(&views, &view_clients, p);
-    let key_file = file.dnssec.as_ref().map(|d| dir.join(&d.key_file.value));
-    let dnssec = file.dnssec.and_then(|d| signing(dir, &d, &zone, p));
+    let dnssec = file.dnssec.and_then(|d| signing(dir, &d, p));
     (p.found.len() == before).then_some(Zone {
         dnssec,
-        key_file,
         name: zone,
         ttl: file.ttl.value,
         soa,
         nameservers,
         registries,
-        view_index: crate::view::ViewIndex::new(&views),
         views,
     })
 }
@@ -90,14 +87,14 @@ pub fn build_zone(
 /// dislike very long ones).
 const MAX_VALIDITY_S: u64 = 90 * 86_400;
 
-/// Loads a zone's key; problems are reported at `key_file` and `signature_validity`.
+/// Reads and checks a zone's key; problems are reported at `key_file` and
+/// `signature_validity`.
 fn signing(
     dir: &std::path::Path,
     spec: &super::spec::DnssecSpec,
-    zone: &str,
     p: &mut Problems<'_>,
-) -> Option<std::sync::Arc<crate::dnssec::Signing>> {
-    let validity = super::settings::parse_duration(&spec.signature_validity.value)
+) -> Option<DnssecSettings> {
+    let validity = super::values::parse_duration(&spec.signature_validity.value)
         .map(|d| d.as_secs())
         .filter(|s| (3 * 3600..=MAX_VALIDITY_S).contains(s));
     if validity.is_none() {
@@ -110,8 +107,9 @@ fn signing(
         );
     }
     let path = dir.join(&spec.key_file.value);
-    let key = match std::fs::read(&path) {
-        Ok(pem) => crate::dnssec::ZoneKey::from_pem(&pem)
+    let key_pem = match std::fs::read(&path) {
+        Ok(pem) => crate::dnssec::key::ZoneKey::from_pem(&pem)
+            .map(|_| pem)
             .map_err(|e| p.at(&spec.key_file, format!("{}: {e}", path.display())))
             .ok(),
         Err(e) => {
@@ -122,11 +120,11 @@ fn signing(
             None
         }
     };
-    Some(std::sync::Arc::new(crate::dnssec::Signing::new(
-        key?,
-        validity? as u32,
-        zone,
-    )))
+    Some(DnssecSettings {
+        key_file: path,
+        key_pem: key_pem?,
+        validity_s: validity? as u32,
+    })
 }
 
 fn build_registry(
@@ -195,7 +193,7 @@ fn build_registry(
             None => String::new(),
         };
         replicas.push(Replica {
-            seed: crate::route::replica_seed(&region),
+            seed: crate::hash::replica_seed(&region),
             point: regions.get(region_index).point,
             region,
             region_index,
@@ -208,13 +206,13 @@ fn build_registry(
             probe,
         });
     }
-    if replicas.len() > crate::route::MAX_REPLICAS {
+    if replicas.len() > super::MAX_REPLICAS {
         p.at(
             &spec.name,
             format!(
                 "registry {name} has {} replicas; at most {} are supported",
                 replicas.len(),
-                crate::route::MAX_REPLICAS
+                super::MAX_REPLICAS
             ),
         );
     }
@@ -242,7 +240,7 @@ fn build_registry(
         .filter_map(|t| find_replica(t, p))
         .collect();
     let ramp = &spec.routing.failback_ramp;
-    let failback_ramp_ms = match super::settings::parse_duration(&ramp.value) {
+    let failback_ramp_ms = match super::values::parse_duration(&ramp.value) {
         Some(d) if d <= std::time::Duration::from_secs(3600) => d.as_millis() as u64,
         _ => {
             p.at(
@@ -281,7 +279,7 @@ fn build_registry(
     };
     let home = home?;
     Some(Registry {
-        seed: crate::route::replica_seed(&name),
+        seed: crate::hash::replica_seed(&name),
         name,
         home,
         regional_endpoints: spec.regional_endpoints,

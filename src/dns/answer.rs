@@ -92,6 +92,11 @@ impl Context<'_> {
     fn zone(&self) -> &Zone {
         &self.snap.config.zones[self.zone_index]
     }
+
+    /// The zone's signing state, when it is signed.
+    fn signing(&self) -> Option<&crate::dnssec::Signing> {
+        self.snap.zones[self.zone_index].signing.as_deref()
+    }
 }
 
 /// Writes the answer for an existing name.
@@ -158,8 +163,8 @@ fn apex(ctx: &Context<'_>, r: &mut Response<'_>) -> Outcome {
             write_soa(ctx, r, ctx.qname, zone.ttl);
             Outcome::positive(0)
         }
-        rtype::DNSKEY if zone.dnssec.is_some() => {
-            if let Some(signing) = &zone.dnssec {
+        rtype::DNSKEY if ctx.signing().is_some() => {
+            if let Some(signing) = ctx.signing() {
                 r.raw_record(ctx.qname, rtype::DNSKEY, zone.ttl, &signing.key.dnskey);
             }
             Outcome::positive(0)
@@ -180,7 +185,11 @@ fn apex(ctx: &Context<'_>, r: &mut Response<'_>) -> Outcome {
         }
         _ => {
             use crate::dnssec::types as t;
-            let key = if zone.dnssec.is_some() { t::DNSKEY } else { 0 };
+            let key = if ctx.signing().is_some() {
+                t::DNSKEY
+            } else {
+                0
+            };
             Outcome::negative(rcode::NOERROR, 0).with_types(t::NS | t::SOA | key)
         }
     }

@@ -124,25 +124,17 @@ pub fn random_secret() -> [u8; 16] {
     secret
 }
 
-/// Parses a secret file's text: 32 hexadecimal digits (128 bits), surrounding space ignored.
-pub fn parse_secret(text: &str) -> Result<[u8; 16], String> {
-    let hex = text.trim();
-    if hex.len() != 32 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return Err(format!(
-            "a cookie secret is 32 hexadecimal digits (128 bits), found {} characters",
-            hex.len()
-        ));
-    }
-    let mut secret = [0u8; 16];
-    for (i, byte) in secret.iter_mut().enumerate() {
-        *byte = u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).map_err(|e| e.to_string())?;
-    }
-    Ok(secret)
+/// This process's random secret, made once: the secret in force while no secret file is
+/// configured (the same across reloads, new at every start).
+pub fn process_secret() -> [u8; 16] {
+    static SECRET: std::sync::OnceLock<[u8; 16]> = std::sync::OnceLock::new();
+    *SECRET.get_or_init(random_secret)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::server::parse_secret;
 
     fn hex(s: &str) -> Vec<u8> {
         (0..s.len())

@@ -6,7 +6,8 @@
 use super::answer::{self, Outcome};
 use super::cookie;
 use super::global;
-use super::wire::{self, ClientSubnet, OptOut, Query, Reject, Response, parse_query, rcode};
+pub use super::outcome::{About, Handled};
+use super::wire::{self, OptOut, Query, Reject, Response, parse_query, rcode};
 use crate::health::HealthState;
 use crate::state::Snapshot;
 use crate::view::{self, ViewMatch};
@@ -35,50 +36,6 @@ pub struct Request<'a> {
     pub transport: Transport,
     /// Milliseconds since the Unix epoch (server cookies' timestamps, the failback ramp).
     pub now_ms: u64,
-}
-
-/// What happened to a query, for counting.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Handled {
-    /// Nothing is sent (not a query, or too short to answer).
-    Dropped,
-    /// A response with this RCODE was written.
-    Answered {
-        /// RCODE (extended codes included).
-        rcode: u16,
-        /// True when the UDP response was truncated.
-        truncated: bool,
-        /// What was asked and answered, for the metrics and rate limiting.
-        about: About,
-        /// Length of the question section echoed (0: none), for [`wire::truncate`].
-        question_len: u16,
-        /// Where the response's OPT record starts (0: none), for [`wire::truncate`].
-        opt_at: u16,
-    },
-}
-
-/// Labels of an answered query (indexes into the snapshot's configuration).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct About {
-    /// QTYPE, when the question was readable.
-    pub qtype: Option<u16>,
-    /// The zone, when the name was in one.
-    pub zone: Option<usize>,
-    /// The view (index in the zone's views), when the client was in one.
-    pub view: Option<usize>,
-    /// The global name's choice: (registry, replica).
-    pub chosen: Option<(usize, usize)>,
-    /// The choice was a suspect replica (answered with `ttl.suspect`).
-    pub suspect: bool,
-    /// What a failback ramp did to the choice.
-    pub ramp: crate::route::Ramp,
-    /// The Client Subnet the query carried (when ECS is honoured).
-    pub ecs: Option<ClientSubnet>,
-    /// What the query's COOKIE proved.
-    pub cookie: cookie::Check,
-    /// A signed response: the Unix time after which one of its signatures is made again (0:
-    /// not signed). A kept copy must not be served after it.
-    pub refresh_at: u64,
 }
 
 /// Answers one DNS message, writing the response into `out`.
@@ -203,7 +160,7 @@ fn respond(
         },
     };
     let zone = &snap.config.zones[zone_index];
-    let view = view::select_view(zone, source, ecs.as_ref());
+    let view = view::select_view(zone, &snap.zones[zone_index].views, source, ecs.as_ref());
     about.zone = Some(zone_index);
     about.view = view.map(|m| m.index);
     // Inside a view chosen by the source address, ECS does not move the client.
@@ -230,8 +187,8 @@ fn respond(
     if outcome.negative {
         answer::write_negative_soa(&ctx, &mut r);
     }
-    let signing = zone
-        .dnssec
+    let signing = snap.zones[zone_index]
+        .signing
         .as_deref()
         .filter(|_| q.edns.is_some_and(|e| e.dnssec_ok));
     let compact_ok = signing.is_some() && q.edns.is_some_and(|e| e.compact_ok);

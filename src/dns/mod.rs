@@ -5,6 +5,7 @@ pub mod cookie;
 pub mod global;
 pub mod handler;
 pub mod names;
+pub mod outcome;
 pub mod reuse;
 pub mod rrl;
 pub mod tcp;

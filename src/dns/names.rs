@@ -2,6 +2,7 @@
 //! with the wire forms the answers need precomputed. Built once per configuration.
 
 use crate::config::{Config, Zone};
+pub use crate::dns::wire::to_wire;
 use std::collections::HashMap;
 
 /// What a name is.
@@ -83,17 +84,6 @@ pub struct NameIndex {
     entries: NameMap,
     /// Per zone, in config order.
     pub zones: Vec<ZoneNames>,
-}
-
-/// Converts `a.b.c` to lower-case wire format.
-pub fn to_wire(name: &str) -> Vec<u8> {
-    let mut out = Vec::with_capacity(name.len() + 2);
-    for label in name.split('.').filter(|l| !l.is_empty()) {
-        out.push(label.len() as u8);
-        out.extend(label.bytes().map(|b| b.to_ascii_lowercase()));
-    }
-    out.push(0);
-    out
 }
 
 impl NameIndex {

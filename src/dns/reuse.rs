@@ -64,7 +64,7 @@ fn slot_of(serving: u64, source: IpAddr, query: &[u8]) -> usize {
     let mut tail = [0u8; 8];
     tail[..chunks.remainder().len()].copy_from_slice(chunks.remainder());
     h = step(h, u64::from_le_bytes(tail));
-    (crate::route::hash::mix64(h) % SLOTS as u64) as usize
+    (crate::hash::mix64(h) % SLOTS as u64) as usize
 }
 
 impl Reuse {

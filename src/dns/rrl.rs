@@ -13,7 +13,7 @@
 //! random names do not escape); the RCODE of an error. The per-network bucket bounds everything
 //! a network gets, so varying ECS or names does not escape the limit altogether.
 
-use super::handler::About;
+use super::outcome::About;
 use super::wire::rcode;
 use crate::config::server::RateLimit;
 use std::hash::BuildHasher;

@@ -103,12 +103,12 @@ async fn connection(
                 packet: &packet[..len],
                 source: peer,
                 transport: Transport::Tcp,
-                now_ms: crate::state::unix_now_ms(),
+                now_ms: crate::clock::unix_now_ms(),
             };
             let handled = handle(
                 snapshot,
                 &serving.health,
-                &shared.cookie_secrets(snapshot),
+                &snapshot.cookies,
                 &request,
                 &mut out,
             );

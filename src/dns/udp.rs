@@ -8,11 +8,11 @@
 
 #[cfg(target_os = "linux")]
 mod batch;
+mod datagram;
 
-use super::handler::{Handled, Request, Transport};
-use super::reuse::Reuse;
-use super::{cookie, rrl, wire};
-use crate::state::{Serving, Shared};
+use crate::state::Shared;
+#[cfg(not(target_os = "linux"))]
+use datagram::{Local, answer, transient};
 use socket2::{Domain, Protocol, Socket, Type};
 use std::io;
 use std::net::{SocketAddr, UdpSocket};
@@ -89,7 +89,7 @@ fn serve_socket(socket: &UdpSocket, shared: &Shared, stop: &AtomicBool) {
             &serving,
             &packet[..len],
             peer,
-            crate::state::unix_now(),
+            crate::clock::unix_now(),
             &mut local,
             &mut out,
         ) && let Err(e) = socket.send_to(&out, peer)
@@ -102,84 +102,4 @@ fn serve_socket(socket: &UdpSocket, shared: &Shared, stop: &AtomicBool) {
 #[cfg(target_os = "linux")]
 fn serve_socket(socket: &UdpSocket, shared: &Shared, stop: &AtomicBool) {
     batch::serve(socket, shared, stop);
-}
-
-/// A receive error that only means "nothing yet" (the timeout that lets the thread notice
-/// shutdown, or a signal).
-fn transient(e: &io::Error) -> bool {
-    matches!(
-        e.kind(),
-        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut | io::ErrorKind::Interrupted
-    )
-}
-
-/// What one UDP thread keeps for itself: rate limiting's local state and recent responses.
-#[derive(Default)]
-struct Local {
-    rrl: rrl::Local,
-    reuse: Reuse,
-}
-
-/// Answers one datagram into `out`: the handler (or a recent equal answer), the counters, then
-/// rate limiting. False when nothing is to be sent (dropped, or limited without slip).
-fn answer(
-    shared: &Shared,
-    serving: &Serving,
-    packet: &[u8],
-    peer: SocketAddr,
-    now: Duration,
-    local: &mut Local,
-    out: &mut Vec<u8>,
-) -> bool {
-    let snapshot = &serving.snapshot;
-    let request = Request {
-        packet,
-        source: peer.ip(),
-        transport: Transport::Udp,
-        now_ms: now.as_millis() as u64,
-    };
-    let handled = local
-        .reuse
-        .answer(serving, &shared.cookie_secrets(snapshot), &request, out);
-    shared.after_query(snapshot, &handled, packet, peer.ip());
-    let Handled::Answered {
-        rcode,
-        about,
-        question_len,
-        opt_at,
-        ..
-    } = handled
-    else {
-        return false;
-    };
-    // A client that proved its address with a valid server cookie is not limited.
-    if about.cookie == cookie::Check::Valid {
-        return true;
-    }
-    let qname = packet
-        .get(12..(12 + question_len as usize).saturating_sub(4))
-        .unwrap_or_default();
-    let verdict = shared.rrl.check(
-        &snapshot.config.server.rate_limit,
-        peer.ip().to_canonical(),
-        rrl::Answer {
-            qname,
-            rcode,
-            about: &about,
-        },
-        now.as_micros() as u64,
-        &mut local.rrl,
-    );
-    match verdict {
-        rrl::Verdict::Send => true,
-        rrl::Verdict::Drop => {
-            shared.metrics.rate_limited(false);
-            false
-        }
-        rrl::Verdict::Slip => {
-            shared.metrics.rate_limited(true);
-            wire::truncate(out, question_len as usize, opt_at as usize);
-            true
-        }
-    }
 }

@@ -164,8 +164,9 @@ const TC: u16 = 0x0200;
 const RD: u16 = 0x0100;
 const CD: u16 = 0x0010;
 
+mod build;
 mod response;
-use response::write_opt_rdata;
+pub use build::{build_dnssec_query, build_query};
 pub use response::{Response, set_truncated, truncate};
 
 struct Cursor<'a> {
@@ -375,25 +376,15 @@ fn read_ecs(data: &[u8]) -> Option<ClientSubnet> {
     })
 }
 
-/// Builds a query for `name` (text) and `qtype` with an OPT record (payload 1232) and an
-/// optional ECS option: for `explain` and the benchmarks.
-pub fn build_query(name: &str, qtype: u16, ecs: Option<ClientSubnet>) -> Vec<u8> {
-    let mut p = vec![0x12, 0x34, 0, 0, 0, 1, 0, 0, 0, 0, 0, 1];
-    p.extend_from_slice(&crate::dns::names::to_wire(name));
-    p.extend_from_slice(&qtype.to_be_bytes());
-    p.extend_from_slice(&1u16.to_be_bytes());
-    p.extend_from_slice(&[0, 0, 41, 0x04, 0xD0, 0, 0, 0, 0]);
-    write_opt_rdata(&mut p, ecs.map(|cs| (cs, 0)), None);
-    p
-}
-
-/// [`build_query`] with the DNSSEC OK bit set (the warm-up, tests, benchmarks).
-pub fn build_dnssec_query(name: &str, qtype: u16, ecs: Option<ClientSubnet>) -> Vec<u8> {
-    let mut p = build_query(name, qtype, ecs);
-    // The OPT record follows the question; its flags are the 8th byte on.
-    let flags_at = 12 + crate::dns::names::to_wire(name).len() + 4 + 7;
-    p[flags_at] |= 0x80;
-    p
+/// Converts `a.b.c` to lower-case wire format.
+pub fn to_wire(name: &str) -> Vec<u8> {
+    let mut out = Vec::with_capacity(name.len() + 2);
+    for label in name.split('.').filter(|l| !l.is_empty()) {
+        out.push(label.len() as u8);
+        out.extend(label.bytes().map(|b| b.to_ascii_lowercase()));
+    }
+    out.push(0);
+    out
 }
 
 /// A wire-format name as text (`a.b.c`), for logs; odd bytes are escaped.

@@ -41,7 +41,7 @@ pub fn reserve(rrsets: usize) {
     let stable = Table::new(want);
     for slot in &current.stable.slots {
         if let Some(e) = &*slot.load() {
-            let hash = crate::route::hash::hash_bytes(&e.key);
+            let hash = crate::hash::hash_bytes(&e.key);
             if let Some(free) = stable.set(hash).iter().find(|s| s.load().is_none()) {
                 free.store(Some(e.clone()));
             }
@@ -93,7 +93,7 @@ impl Table {
 
     /// The ways a key may be in: its two sets (two choices make a full set rare).
     fn ways(&self, hash: u64) -> impl Iterator<Item = &ArcSwapOption<Entry>> {
-        let other = crate::route::hash::mix64(hash ^ 0x9E37_79B9_7F4A_7C15);
+        let other = crate::hash::mix64(hash ^ 0x9E37_79B9_7F4A_7C15);
         self.set(hash).iter().chain(self.set(other))
     }
 
@@ -137,7 +137,7 @@ mod tests {
     #[test]
     fn the_stable_table_grows_and_keeps_what_it_holds() {
         let key = b"reserve-test-key".to_vec();
-        let hash = crate::route::hash::hash_bytes(&key);
+        let hash = crate::hash::hash_bytes(&key);
         caches().stable.put(hash, entry(&key, u64::MAX), 0);
         reserve(100_000);
         let c = caches();

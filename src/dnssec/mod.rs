@@ -45,9 +45,8 @@ pub struct Signing {
 impl Signing {
     /// Signing state for the zone `apex` (text, lower case, no trailing dot).
     pub fn new(key: ZoneKey, validity_s: u32, apex: &str) -> Self {
-        let wire = crate::dns::names::to_wire(apex);
-        let id =
-            crate::route::hash::hash_bytes(&[&key.dnskey[..], &validity_s.to_be_bytes()].concat());
+        let wire = crate::dns::wire::to_wire(apex);
+        let id = crate::hash::hash_bytes(&[&key.dnskey[..], &validity_s.to_be_bytes()].concat());
         Self {
             key,
             validity_s,

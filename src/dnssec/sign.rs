@@ -122,7 +122,7 @@ fn rrsig(signing: &Signing, set: &[&Rec], now: u64) -> (Vec<u8>, u64) {
             key.extend_from_slice(&(d.len() as u16).to_be_bytes());
             key.extend_from_slice(d);
         }
-        let hash = crate::route::hash::hash_bytes(&key);
+        let hash = crate::hash::hash_bytes(&key);
         if let Some(found) = table.get(hash, &key, now) {
             return found;
         }
@@ -193,7 +193,7 @@ pub fn presign(signing: &Signing, owner: &[u8], rtype: u16, ttl: u32, datas: &[&
         .collect();
     let set: Vec<&Rec> = recs.iter().collect();
     let before = signatures_made();
-    let now = crate::state::unix_now().as_secs();
+    let now = crate::clock::unix_now().as_secs();
     !set.is_empty() && {
         rrsig(signing, &set, now);
         signatures_made() > before

@@ -56,7 +56,7 @@ pub fn warm(serving: &Serving) -> Warmed {
         .zones
         .iter()
         .enumerate()
-        .filter(|(_, zone)| zone.dnssec.is_some())
+        .filter(|(z, _)| snap.zones[*z].signing.is_some())
         .map(|(z, zone)| {
             let names = snap.names.names_of(z).count();
             let replicas: usize = zone.registries.iter().map(|r| r.replicas.len()).sum();
@@ -65,7 +65,7 @@ pub fn warm(serving: &Serving) -> Warmed {
         .sum();
     super::cache::reserve(estimate);
     for (z, zone) in snap.config.zones.iter().enumerate() {
-        let Some(signing) = zone.dnssec.as_deref() else {
+        let Some(signing) = snap.zones[z].signing.as_deref() else {
             continue;
         };
         // Sources: outside every view (documentation address), and one inside each view.
@@ -94,7 +94,7 @@ pub fn warm(serving: &Serving) -> Warmed {
                         packet: &packet,
                         source,
                         transport: Transport::Tcp,
-                        now_ms: crate::state::unix_now_ms(),
+                        now_ms: crate::clock::unix_now_ms(),
                     };
                     handle(snap, health, &secrets, &request, &mut buf);
                     out.queries += 1;
@@ -104,7 +104,7 @@ pub fn warm(serving: &Serving) -> Warmed {
         // The global name's answer for every replica, at both TTLs.
         let zone_names = &snap.names.zones[z];
         for (r, reg) in zone.registries.iter().enumerate() {
-            let global = crate::dns::names::to_wire(&format!("{}.{}", reg.name, zone.name));
+            let global = crate::dns::wire::to_wire(&format!("{}.{}", reg.name, zone.name));
             for ttl in [reg.ttl_global, reg.ttl_suspect] {
                 for (i, rep) in reg.replicas.iter().enumerate() {
                     match reg.global_answer {
@@ -129,13 +129,7 @@ pub fn warm(serving: &Serving) -> Warmed {
 
 /// Warms in a background thread (signing takes ~20 µs per RRset; a large zone takes seconds).
 pub fn spawn(serving: Arc<Serving>) {
-    if !serving
-        .snapshot
-        .config
-        .zones
-        .iter()
-        .any(|z| z.dnssec.is_some())
-    {
+    if !serving.snapshot.zones.iter().any(|z| z.signing.is_some()) {
         return;
     }
     let started = std::thread::Builder::new()

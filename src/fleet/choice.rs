@@ -12,7 +12,7 @@ pub fn observers<'a>(replica: &str, members: &'a [String], k: u32) -> Vec<&'a st
         .map(|m| {
             let key = [replica.as_bytes(), &[0], m.as_bytes()].concat();
             (
-                crate::route::hash::mix64(crate::route::hash::hash_bytes(&key)),
+                crate::hash::mix64(crate::hash::hash_bytes(&key)),
                 m.as_str(),
             )
         })

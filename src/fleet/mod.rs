@@ -15,7 +15,7 @@ pub mod choice;
 pub mod etcd;
 
 use crate::config::fleet::FleetSettings;
-use crate::health::prober::{Prober, TargetKey};
+use crate::health::prober::{Prober, SharedVerdicts, TargetKey};
 use serde_json::json;
 use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
@@ -61,21 +61,6 @@ impl FleetState {
         self.view.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Whether this instance probes `key`: every target unless the fleet is reachable and
-    /// someone else observes this replica.
-    pub fn probes(&self, key: &TargetKey) -> bool {
-        let v = self.view();
-        !v.connected || !matches!(key, TargetKey::Replica(..)) || v.observed.contains(&key.label())
-    }
-
-    /// The fleet's verdict on a replica (true: down), while etcd is reachable.
-    pub fn down(&self, key: &TargetKey) -> Option<bool> {
-        let v = self.view();
-        v.connected
-            .then(|| v.down.get(&key.label()).copied())
-            .flatten()
-    }
-
     /// Connected to etcd now.
     pub fn connected(&self) -> bool {
         self.view().connected
@@ -105,6 +90,22 @@ impl FleetState {
             "last_error": v.last_error,
             "disconnects": v.disconnects,
         })
+    }
+}
+
+impl SharedVerdicts for FleetState {
+    /// Every target unless the fleet is reachable and someone else observes this replica.
+    fn probes(&self, key: &TargetKey) -> bool {
+        let v = self.view();
+        !v.connected || !matches!(key, TargetKey::Replica(..)) || v.observed.contains(&key.label())
+    }
+
+    /// The fleet's verdict on a replica (true: down), while etcd is reachable.
+    fn down(&self, key: &TargetKey) -> Option<bool> {
+        let v = self.view();
+        v.connected
+            .then(|| v.down.get(&key.label()).copied())
+            .flatten()
     }
 }
 
@@ -163,7 +164,7 @@ impl Runner {
         }
         // No lease, or it expired (we were silent too long): join again.
         let id = self.etcd.grant(ttl).await?;
-        let started = crate::state::unix_now().as_secs();
+        let started = crate::clock::unix_now().as_secs();
         let value = json!({"version": env!("CARGO_PKG_VERSION"), "joined_unix": started});
         self.etcd
             .put(&self.member_key(), &value.to_string(), &id)

@@ -8,11 +8,23 @@
 //! slot is used only for addresses the network contains, so a hit answers exactly what the
 //! database would.
 
-use super::GeoDetail;
-use super::Point;
+use super::point::Point;
 use ipnet::IpNet;
 use std::cell::RefCell;
 use std::net::IpAddr;
+
+/// What a database record gave for a client.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GeoDetail {
+    /// The record had coordinates.
+    Coordinates,
+    /// Only a country: its centroid is used.
+    Country([u8; 2]),
+    /// Only a continent: its centroid is used.
+    Continent([u8; 2]),
+    /// A record without anything usable.
+    Nothing,
+}
 
 /// Slots per thread in each of the two tables.
 const SLOTS: usize = 4096;

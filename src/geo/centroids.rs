@@ -1,6 +1,6 @@
 //! Country and continent centroids (from `geoip/country-centroids.csv`, compiled in).
 
-use super::Point;
+use super::point::Point;
 use std::collections::HashMap;
 use std::sync::OnceLock;
 

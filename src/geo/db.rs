@@ -2,26 +2,15 @@
 //! (nested `location.latitude`, `country.iso_code`, `continent.code`) and the flat ip-location-db
 //! layout (top-level `latitude`, `longitude` as 32-bit floats, `country_code`).
 
-use super::{Point, cache, centroids};
+use super::cache::{self, GeoDetail};
+use super::centroids;
+use super::point::Point;
 use ipnet::IpNet;
 use maxminddb::Reader;
 use serde::Deserialize;
 use std::net::IpAddr;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
-
-/// What a database record gave for a client.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum GeoDetail {
-    /// The record had coordinates.
-    Coordinates,
-    /// Only a country: its centroid is used.
-    Country([u8; 2]),
-    /// Only a continent: its centroid is used.
-    Continent([u8; 2]),
-    /// A record without anything usable.
-    Nothing,
-}
 
 /// One found network.
 #[derive(Debug)]

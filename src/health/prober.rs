@@ -97,7 +97,17 @@ pub struct Prober {
     /// `georoute/<version> (<instance>)`, sent with every HTTP probe.
     user_agent: String,
     /// Fleet health, when `probes/fleet.yaml` is in force.
-    fleet: std::sync::OnceLock<Arc<crate::fleet::FleetState>>,
+    fleet: std::sync::OnceLock<Arc<dyn SharedVerdicts>>,
+}
+
+/// Health decided together with other instances (the fleet, `crate::fleet`): which targets this
+/// instance probes, and the shared verdict on a replica. Defined here and handed in by the
+/// assembly, so the prober never depends on where shared verdicts come from.
+pub trait SharedVerdicts: Send + Sync {
+    /// Whether this instance probes `key` itself.
+    fn probes(&self, key: &TargetKey) -> bool;
+    /// The shared verdict on a replica (true: down), while one is known.
+    fn down(&self, key: &TargetKey) -> Option<bool>;
 }
 
 /// Builds the probe targets of a configuration (HTTP clients included).
@@ -304,13 +314,8 @@ impl Prober {
     }
 
     /// Shares health with the fleet from now on (once).
-    pub fn join_fleet(&self, fleet: Arc<crate::fleet::FleetState>) {
+    pub fn join_fleet(&self, fleet: Arc<dyn SharedVerdicts>) {
         let _ = self.fleet.set(fleet);
-    }
-
-    /// The fleet, when this instance is in one.
-    pub fn fleet(&self) -> Option<&Arc<crate::fleet::FleetState>> {
-        self.fleet.get()
     }
 
     /// The keys of every probe target.
@@ -373,7 +378,7 @@ impl Prober {
                     let mut seed = (i as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15)
                         ^ me.started.elapsed().as_nanos() as u64;
                     let mut jittered = || {
-                        seed = crate::route::hash::mix64(seed.wrapping_add(1));
+                        seed = crate::hash::mix64(seed.wrapping_add(1));
                         let jitter = 0.9 + 0.2 * (seed >> 11) as f64 / (1u64 << 53) as f64;
                         t.policy.interval.mul_f64(jitter)
                     };
@@ -626,7 +631,7 @@ impl Prober {
 fn build_state(
     config: &Config,
     records: &HashMap<TargetKey, Record>,
-    fleet: Option<&crate::fleet::FleetState>,
+    fleet: Option<&dyn SharedVerdicts>,
 ) -> HealthState {
     // When a record last came back up from down (the failback ramp's start), Unix ms.
     let recovered = |r: &Record| {

@@ -1,17 +1,15 @@
 //! Routing the global name: a pure function from (registry, health, location, subnet) to one
 //! replica and the reason. No I/O, no clock, no randomness: every instance answers the same.
 
-pub mod hash;
+use crate::hash;
 
-pub use hash::{replica_seed, subnet_key};
+pub use crate::config::MAX_REPLICAS;
+pub use crate::hash::{replica_seed, subnet_key};
 
 use crate::config::latency::Measured;
 use crate::config::{Registry, Routing};
 use crate::geo::Point;
 use std::cmp::Ordering;
-
-/// Registries may have at most this many replicas (Azure has about 60 regions).
-pub const MAX_REPLICAS: usize = 128;
 
 /// Why a replica was chosen.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

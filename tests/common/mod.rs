@@ -78,11 +78,11 @@ impl TestDir {
     /// signed.
     pub fn first_zone_ds(&self) -> String {
         let snap = georoute::load_snapshot(&self.path, 1).unwrap();
-        let zone = &snap.config.zones[0];
-        zone.dnssec
+        snap.zones[0]
+            .signing
             .as_ref()
             .expect("a signed zone")
-            .ds_text(&zone.name)
+            .ds_text(&snap.config.zones[0].name)
     }
 
     /// A folder with the region catalogue and the given zone file (as `zones/test.yaml`).

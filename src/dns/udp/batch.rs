@@ -4,7 +4,7 @@
 //! path MTU discovery (`IP_PMTUDISC_OMIT`: answers are at most 1232 bytes) and ask for low
 //! delay (`IP_TOS`).
 
-use super::{Local, answer, transient};
+use super::datagram::{Local, answer, transient};
 use crate::state::Shared;
 use socket2::Socket;
 use std::io;
@@ -118,7 +118,7 @@ pub(super) fn serve(socket: &UdpSocket, shared: &Shared, stop: &AtomicBool) {
         };
         // One load of the configuration and one clock read per batch.
         let serving = shared.load();
-        let now = crate::state::unix_now();
+        let now = crate::clock::unix_now();
         let mut send = [false; BATCH];
         for (i, sent) in send.iter_mut().enumerate().take(count) {
             let (len, namelen) = b.lens[i];

@@ -2,8 +2,9 @@
 //! symlink swap are both seen) and SIGHUP go down one debounced path:
 //! load → validate → build → one atomic swap. On any error the old configuration keeps serving.
 
+use super::error::Error;
 use crate::health::prober::Prober;
-use crate::state::Shared;
+use crate::state::{Shared, Snapshot};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -11,17 +12,6 @@ use tokio::sync::watch;
 
 /// How often the files are looked at.
 const POLL: Duration = Duration::from_millis(200);
-
-/// What the last reloads did, for logs and `/status`.
-#[derive(Debug, Default, Clone)]
-pub struct ReloadStatus {
-    /// Successful reloads since start.
-    pub reloads: u64,
-    /// Failed reloads since start.
-    pub failures: u64,
-    /// The last failure's errors (file:line:col each), cleared by a success.
-    pub last_error: Option<String>,
-}
 
 /// One file's identity: path, inode, size and modification time (symlinks followed).
 pub type Fingerprint = Vec<(PathBuf, u64, u64, Option<SystemTime>)>;
@@ -74,6 +64,12 @@ fn identity(path: PathBuf, m: &std::fs::Metadata) -> (PathBuf, u64, u64, Option<
     (path, ino, m.len(), m.modified().ok())
 }
 
+/// Loads and validates the configuration and builds a snapshot of it.
+pub fn load_snapshot(dir: &std::path::Path, generation: u64) -> Result<Snapshot, Error> {
+    let config = crate::config::load(dir)?;
+    Snapshot::build(config, generation).map_err(Error::Geo)
+}
+
 /// Reloads the configuration now. Returns the new generation, or the errors (the old
 /// configuration keeps serving).
 pub fn reload(
@@ -84,8 +80,7 @@ pub fn reload(
     let old = shared.snapshot();
     let result = (|| {
         let generation = old.generation + 1;
-        let snapshot =
-            crate::load_snapshot(&old.config.dir, generation).map_err(|e| e.to_string())?;
+        let snapshot = load_snapshot(&old.config.dir, generation).map_err(|e| e.to_string())?;
         let lost: Vec<String> = old
             .config
             .zone_files

@@ -1,4 +1,4 @@
-//! The status page in a real browser (SPEC 7): Debian's headless Chromium, driven over the
+//! The status page in a real browser: Debian's headless Chromium, driven over the
 //! DevTools protocol, loads `/` from a server probing real HTTP stand-ins, and the test reads
 //! the DOM the page's own script keeps up to date: one `data-replica` element per replica with
 //! its `data-state`, map markers, the grid. Then a stand-in fails and the same page (not
@@ -224,9 +224,10 @@ fn zone(standins: &[(&str, &StandIn)]) -> String {
 #[test]
 fn the_page_follows_a_failing_replica_in_a_real_browser() {
     let Some(binary) = chromium() else {
-        eprintln!(
-            "SKIP: the status page browser test needs Chromium (Debian: apt-get install chromium; \
-             or set GEOROUTE_CHROMIUM); .ci/run installs it"
+        common::skip(
+            "chromium",
+            "the status page browser test needs Chromium (Debian: apt-get install chromium; \
+             or set GEOROUTE_CHROMIUM); .ci/run installs it",
         );
         return;
     };
@@ -292,6 +293,26 @@ fn the_page_follows_a_failing_replica_in_a_real_browser() {
         json!(0),
         "a drained replica is never picked"
     );
+    // As the browser lays them out: no region label overlaps another label or a marker.
+    let overlaps = b.eval(
+        "(() => { const boxes = [...document.querySelectorAll('.marker')].map(m => \
+           [m.dataset.region, m.querySelector('text').getBBox(), m.querySelector('circle').getBBox()]); \
+         const hit = (a, b) => a.x < b.x + b.width && b.x < a.x + a.width && a.y < b.y + b.height && b.y < a.y + a.height; \
+         const out = []; \
+         for (const [n, t] of boxes) for (const [o, u, c] of boxes) { \
+           if (n < o && hit(t, u)) out.push(n + ' label / ' + o + ' label'); \
+           if (n !== o && hit(t, c)) out.push(n + ' label / ' + o + ' marker'); } \
+         return out.join('; '); })()",
+    );
+    assert_eq!(overlaps, json!(""), "labels laid out by the browser");
+    // Every sample dot is drawn as its regions: one disc, or one wedge per region sharing it.
+    let misdrawn = b.eval(
+        "[...document.querySelectorAll('.sample')].filter(d => { \
+           const n = d.dataset.tie ? d.dataset.tie.split(' ').length : 0; \
+           return n > 1 ? d.querySelectorAll('path').length !== n \
+                        : d.querySelectorAll('circle').length !== 1; }).length",
+    );
+    assert_eq!(misdrawn, json!(0), "sample dots drawn as their regions");
 
     // Fail Australia East; the page, not reloaded, shows it within 15 s.
     standins[4].set(503);

@@ -162,7 +162,10 @@ fn kdig_cookie(out: &str) -> Option<String> {
 #[test]
 fn kdig_cookie_interoperates() {
     if Command::new("kdig").arg("--version").output().is_err() {
-        eprintln!("SKIP: kdig (Debian knot-dnsutils) is not installed; .ci/run installs it");
+        common::skip(
+            "kdig",
+            "kdig (Debian knot-dnsutils) is not installed; .ci/run installs it",
+        );
         return;
     }
     let (_dir, s) = server_with(None, None);

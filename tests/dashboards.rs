@@ -132,8 +132,9 @@ fn alert_rules_pass_promtool_check_and_their_unit_tests() {
         {
             Ok(out) => out,
             Err(_) => {
-                eprintln!(
-                    "SKIP: promtool (Debian prometheus) is not installed; .ci/run installs it"
+                common::skip(
+                    "promtool",
+                    "promtool (Debian prometheus) is not installed; .ci/run installs it",
                 );
                 return;
             }

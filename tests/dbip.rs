@@ -145,7 +145,10 @@ fn well_known_addresses_route_by_their_dbip_location() {
         .iter()
         .any(|db| !root.join("geoip").join(db).is_file())
     {
-        println!("SKIP: geoip/dbip-city-*.mmdb absent; run geoip/fetch-dbip.sh");
+        common::skip(
+            "dbip-files",
+            "geoip/dbip-city-*.mmdb absent; run geoip/fetch-dbip.sh",
+        );
         return;
     }
     let dir = config_with_dbip(root);

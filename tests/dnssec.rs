@@ -1,4 +1,4 @@
-//! DNSSEC online signing (SPEC section 10) over real sockets, checked by hickory-proto's own
+//! DNSSEC online signing over real sockets, checked by hickory-proto's own
 //! DNSSEC code: DO answers carry an RRSIG over every RRset that verifies with the zone's DNSKEY,
 //! for both algorithms; compact denial (RFC 9824) for names that do not exist, NODATA and empty
 //! non-terminals; nothing signed without DO; signatures reused; truncation over UDP and the
@@ -441,9 +441,10 @@ fn check_prints_the_ds_and_keygen_writes_a_private_key_once() {
                 assert_eq!(key.algorithm, alg);
             }
         }
-        Err(_) => {
-            eprintln!("SKIP: openssl is not installed; the key's PKCS#8 form is not cross-checked")
-        }
+        Err(_) => common::skip(
+            "openssl",
+            "openssl is not installed; the key's PKCS#8 form is not cross-checked",
+        ),
     }
 }
 
@@ -475,15 +476,21 @@ fn dnspython_validates_every_rrset_independently() {
         {
             Ok(out) => out,
             Err(e) => {
-                eprintln!("SKIP: python3 is not available ({e}); dnspython cannot cross-check");
+                common::skip(
+                    "dnspython",
+                    &format!("python3 is not available ({e}); dnspython cannot cross-check"),
+                );
                 return;
             }
         };
         let text = String::from_utf8_lossy(&out.stdout);
         if out.status.code() == Some(2) {
-            eprintln!(
-                "SKIP: {} (Debian: apt-get install python3-dnspython python3-cryptography)",
-                text.trim()
+            common::skip(
+                "dnspython",
+                &format!(
+                    "{} (Debian: apt-get install python3-dnspython python3-cryptography)",
+                    text.trim()
+                ),
             );
             return;
         }

@@ -1,4 +1,4 @@
-//! DNSSEC validated end to end (SPEC section 10): Debian's unbound as a validating resolver
+//! DNSSEC validated end to end: Debian's unbound as a validating resolver
 //! whose only trust anchor is the zone's DS (as `georoute check` prints it), in front of a
 //! georoute that probes real HTTP stand-ins. Every kind of answer comes back secure (AD): the
 //! global name's CNAME and address chain, regional and data names, a name that does not exist,
@@ -135,9 +135,10 @@ fn cname(m: &Message) -> Option<String> {
 #[test]
 fn unbound_validates_every_answer_and_a_failover_stays_secure() {
     if Command::new("unbound").arg("-V").output().is_err() {
-        eprintln!(
-            "SKIP: the DNSSEC end-to-end test needs unbound (Debian: apt-get install unbound); \
-             .ci/run installs it"
+        common::skip(
+            "unbound",
+            "the DNSSEC end-to-end test needs unbound (Debian: apt-get install unbound); \
+             .ci/run installs it",
         );
         return;
     }

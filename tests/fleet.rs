@@ -1,4 +1,4 @@
-//! Fleet health through a real 3-member etcd cluster on loopback (SPEC section 11), with three
+//! Fleet health through a real 3-member etcd cluster on loopback, with three
 //! georoute instances (two in-process, one a real process that gets killed), probing real HTTP
 //! stand-ins: each replica is probed by its `observers` only, with the instance's User-Agent;
 //! one observer seeing a replica down (a stand-in that answers 503 to it alone) fails nothing
@@ -192,8 +192,9 @@ fn ua(instance: &str) -> String {
 #[test]
 fn a_fleet_shares_health_through_etcd() {
     if Command::new("etcd").arg("--version").output().is_err() {
-        eprintln!(
-            "SKIP: the fleet test needs etcd (Debian: apt-get install etcd-server); .ci/run installs it"
+        common::skip(
+            "etcd",
+            "the fleet test needs etcd (Debian: apt-get install etcd-server); .ci/run installs it",
         );
         return;
     }

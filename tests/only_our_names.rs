@@ -91,9 +91,10 @@ fn configuration_names_cannot_break_the_metrics() {
         .output();
     let _ = std::fs::remove_file(&file);
     match out {
-        Err(_) => {
-            eprintln!("SKIP: promtool (Debian prometheus) is not installed; .ci/run installs it")
-        }
+        Err(_) => common::skip(
+            "promtool",
+            "promtool (Debian prometheus) is not installed; .ci/run installs it",
+        ),
         Ok(out) => assert!(
             out.status.success(),
             "promtool check metrics: {}{}",

@@ -56,8 +56,29 @@ fn signal(mut child: Child, sig: &str) -> (std::process::ExitStatus, String) {
     panic!("no exit within 10 s of {sig}");
 }
 
+/// True when something on this machine already listens where `serve` does by default (DNS
+/// 127.0.0.1:5300 over UDP or TCP, admin 127.0.0.1:9153): a user's own `georoute serve`, say.
+fn default_ports_taken() -> bool {
+    std::net::UdpSocket::bind("127.0.0.1:5300").is_err()
+        || std::net::TcpListener::bind("127.0.0.1:5300").is_err()
+        || std::net::TcpListener::bind("127.0.0.1:9153").is_err()
+}
+
 #[test]
 fn serve_without_flags_answers_on_5300_and_stops_on_sigterm() {
+    // The default ports may be taken by a server of the user's (the README's first command):
+    // test them in a network namespace of our own, where they are ours.
+    if common::rerun_in_private_netns("serve_without_flags_answers_on_5300_and_stops_on_sigterm") {
+        return;
+    }
+    if std::env::var_os("GEOROUTE_TEST_IN_NETNS").is_none() && default_ports_taken() {
+        common::skip(
+            "free-default-ports",
+            "127.0.0.1:5300 or :9153 is in use (your `georoute serve`?) and network namespaces \
+             are not permitted here, so serving on the default ports is not tested",
+        );
+        return;
+    }
     let dir = TestDir::example();
     let mut child = georoute()
         .args(["serve", "--no-probes"]) // tests talk to loopback only

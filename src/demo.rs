@@ -35,6 +35,8 @@ async fn run_in(
     dns: SocketAddr,
     admin: SocketAddr,
 ) -> Result<(), String> {
+    // The ports first, before any probe starts: a clear line instead of a late bind error.
+    free(dns, admin)?;
     let failed: Arc<Vec<AtomicBool>> =
         Arc::new(REPLICAS.iter().map(|_| AtomicBool::new(false)).collect());
     let mut ports = Vec::new();
@@ -117,6 +119,20 @@ async fn run_in(
         }
     }
     server.shutdown().await;
+    Ok(())
+}
+
+/// Checks that the demo's DNS (UDP and TCP) and admin addresses can be listened on.
+fn free(dns: SocketAddr, admin: SocketAddr) -> Result<(), String> {
+    let taken = |what: &str, addr: SocketAddr, e: std::io::Error| {
+        format!(
+            "cannot listen on {addr} ({what}): {e}; is a `georoute serve` or another demo running? \
+             Stop it, or pick other ports with --dns and --admin"
+        )
+    };
+    std::net::UdpSocket::bind(dns).map_err(|e| taken("DNS over UDP", dns, e))?;
+    std::net::TcpListener::bind(dns).map_err(|e| taken("DNS over TCP", dns, e))?;
+    std::net::TcpListener::bind(admin).map_err(|e| taken("admin HTTP", admin, e))?;
     Ok(())
 }
 

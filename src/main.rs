@@ -179,8 +179,14 @@ fn init_logging(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
         tracing_subscriber::EnvFilter::new("info,rustls_platform_verifier=off")
     });
+    // Colour only on a terminal, and never with NO_COLOR set (https://no-color.org): a log file
+    // or a pipe gets plain text that grep finds.
+    use std::io::IsTerminal;
+    let colour = std::io::stderr().is_terminal()
+        && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(colour)
         .with_writer(std::io::stderr);
     match format {
         LogFormat::Human => builder.init(),
@@ -245,7 +251,19 @@ fn keygen(algorithm: &str, out: Option<&std::path::Path>) -> ExitCode {
         return ExitCode::SUCCESS;
     };
     use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
+    use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+    // A missing folder (the README's `keys/`) is made, readable by this user only.
+    if let Some(dir) = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty() && !d.exists())
+        && let Err(e) = std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+    {
+        eprintln!("georoute keygen: cannot make {}: {e}", dir.display());
+        return ExitCode::from(1);
+    }
     let written = std::fs::OpenOptions::new()
         .write(true)
         .create_new(true)

@@ -144,7 +144,9 @@ impl Shared {
                 .region
                 .as_str()
         });
-        tracing::info!(target: "georoute::query", %peer, name, qtype = about.qtype, rcode, chosen = chosen.unwrap_or("-"), "query");
+        let qtype = about.qtype.map_or("-".into(), crate::dns::wire::type_name);
+        let rcode = crate::dns::wire::rcode_name(*rcode);
+        tracing::info!(target: "georoute::query", %peer, name, %qtype, %rcode, chosen = chosen.unwrap_or("-"), "query");
     }
 }
 

@@ -185,8 +185,17 @@ fn unknown_keys() {
 
 #[test]
 fn bad_values_and_yaml_syntax() {
-    rejects_edit("ttl: 3600", "ttl: »abc", "invalid u32");
-    rejects_edit("ttl: 3600", "ttl: »-1", "invalid u32");
+    // A value of the wrong kind names its key and what the key takes (not "invalid u32").
+    rejects_edit(
+        "ttl: 3600",
+        "ttl: »abc",
+        "ttl: a whole number of seconds from 1 to 86400, not \"abc\"",
+    );
+    rejects_edit(
+        "ttl: 3600",
+        "ttl: »-1",
+        "ttl: a whole number of seconds from 1 to 86400, not \"-1\"",
+    );
     let alias = "    global_answer: »alias\n    replicas:";
     rejects_edit(
         "    replicas:",

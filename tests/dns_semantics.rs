@@ -1,4 +1,4 @@
-//! SPEC section 1 over real sockets: every row of the names table and every negative case,
+//! The names table over real sockets: every row of the names table and every negative case,
 //! decoded by hickory-proto (an independent implementation of the wire format).
 
 mod common;

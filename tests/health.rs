@@ -1,4 +1,4 @@
-//! SPEC section 4 with real HTTP servers on 127.0.0.x standing in for replicas: probes, status
+//! Health checking with real HTTP servers on 127.0.0.x standing in for replicas: probes, status
 //! rules (401/429 healthy), failover and failback times, per-registry isolation, region health,
 //! the start round, TCP probes and `/status`.
 

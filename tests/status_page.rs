@@ -1,4 +1,4 @@
-//! The status page at `/` (SPEC 7) without a browser: one self-contained document, under
+//! The status page at `/` without a browser: one self-contained document, under
 //! 300 KB, exactly one `data-replica` element per replica with the right `data-state`, map
 //! markers by `data-region`, and `/routes` (the "who routes where" grid) from the routing
 //! function; a live change of region health shows on the next load.
@@ -62,16 +62,55 @@ fn the_page_is_self_contained_and_names_every_replica_once() {
     }
     assert!(page.contains("class=\"marker st-drained\" data-region=\"westeurope\""));
     assert!(page.contains("id=\"event-list\""), "the recent events list");
-    // Who routes where: 14 x 24 sample points, each a region of the registry (or none).
+    // Who routes where: 14 x 24 sample points, each with its coordinates, the region its own
+    // hash key picks, and every region clients there are spread over (`tie`).
     let routes: serde_json::Value = serde_json::from_str(&s.admin("/routes")).unwrap();
     let picks = routes["myregistry.azurecr.io"].as_array().unwrap();
     assert_eq!(picks.len(), 14 * 24);
     assert_eq!(page.matches("class=\"sample\"").count(), picks.len());
     // Row 30°S (index 3), column 157.5°E (index 22): near Sydney.
-    assert_eq!(picks[3 * 24 + 22], "australiaeast");
-    assert!(
-        picks.iter().all(|p| p != "westeurope"),
-        "a drained replica is never picked"
+    let sydney = &picks[3 * 24 + 22];
+    assert_eq!(
+        (sydney["lat"].as_f64(), sydney["lon"].as_f64()),
+        (Some(-30.0), Some(157.5))
+    );
+    assert_eq!(sydney["region"], "australiaeast");
+    assert_eq!(sydney["tie"], serde_json::json!(["australiaeast"]));
+    for p in picks {
+        assert_ne!(
+            p["region"], "westeurope",
+            "a drained replica is never picked: {p}"
+        );
+        let tie: Vec<&str> = p["tie"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t.as_str().unwrap())
+            .collect();
+        assert!(!tie.contains(&"westeurope"), "{p}");
+        assert!(
+            tie.contains(&p["region"].as_str().unwrap()),
+            "the pick is one of the tie: {p}"
+        );
+    }
+    // East US and East US 2 lie within the tie band of each other: clients near them are
+    // shared, and the page draws such a point as a split dot, one wedge per region.
+    let shared = picks
+        .iter()
+        .position(|p| p["tie"] == serde_json::json!(["eastus", "eastus2"]))
+        .expect("a sample point shared by eastus and eastus2");
+    let dots: Vec<&str> = page.split("<g class=\"sample\"").skip(1).collect();
+    let dot = dots[shared].split("</g>").next().unwrap();
+    assert!(dot.contains("data-tie=\"eastus eastus2\""), "{dot}");
+    assert_eq!(dot.matches("<path").count(), 2, "{dot}");
+    assert_eq!(
+        dots[3 * 24 + 22]
+            .split("</g>")
+            .next()
+            .unwrap()
+            .matches("<circle")
+            .count(),
+        1
     );
 }
 
@@ -98,7 +137,7 @@ fn a_region_marked_down_shows_on_the_page() {
     }
     let routes: serde_json::Value = serde_json::from_str(&s.admin("/routes")).unwrap();
     assert_ne!(
-        routes["myregistry.azurecr.io"][3 * 24 + 22],
+        routes["myregistry.azurecr.io"][3 * 24 + 22]["region"],
         "australiaeast"
     );
 }

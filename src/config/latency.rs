@@ -1,5 +1,5 @@
 //! `geoip/latency.yaml` (optional): measured round-trip times from client networks to regions,
-//! which rank replicas ahead of distance (SPEC 3.2). Read, checked and looked up here.
+//! which rank replicas ahead of distance. Read, checked and looked up here.
 
 use super::RegionCatalog;
 use super::error::{ConfigError, Problems};

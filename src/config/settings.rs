@@ -190,7 +190,7 @@ pub fn build_policies(
 }
 
 impl ProbePolicy {
-    /// The policy of SPEC.md section 4 with every default.
+    /// The `default` policy with every default (docs/configuration.md).
     pub fn standard() -> Self {
         Self {
             kind: super::spec::ProbeKindSpec::Http,

@@ -1,4 +1,4 @@
-//! On-disk configuration types: exactly the YAML keys of SPEC.md section 9, read with serde.
+//! On-disk configuration types: exactly the YAML keys of docs/configuration.md, read with serde.
 //!
 //! Nothing here is validated beyond its YAML shape (unknown keys are rejected). Values that later
 //! checks must point at are wrapped in [`Spanned`] so a semantic error can name its line and column.
@@ -186,7 +186,7 @@ fn ttl_static() -> Spanned<u32> {
     fixed(300)
 }
 
-/// Routing knobs of one registry (SPEC.md section 3).
+/// Routing knobs of one registry.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RoutingSpec {

@@ -1,4 +1,4 @@
-//! Checks one zone file against every rule of SPEC.md section 6 and builds the runtime Zone.
+//! Checks one zone file against every rule of docs/configuration.md and builds the runtime Zone.
 
 use super::error::{ConfigError, Problems};
 use super::spec::{GlobalAnswerSpec, SpannedText, ViewRegistrySpec, ViewSpec, ZoneFile};

@@ -1,4 +1,4 @@
-//! The records of each kind of name (SPEC.md section 1), negative answers and TTLs.
+//! The records of each kind of name, negative answers and TTLs.
 
 use super::global;
 use super::names::Entry;

@@ -165,8 +165,10 @@ const RD: u16 = 0x0100;
 const CD: u16 = 0x0010;
 
 mod build;
+mod mnemonic;
 mod response;
 pub use build::{build_dnssec_query, build_query};
+pub use mnemonic::{rcode_name, type_name};
 pub use response::{Response, set_truncated, truncate};
 
 struct Cursor<'a> {

@@ -1,4 +1,4 @@
-//! DNSSEC online signing (SPEC section 10): a zone's key (`key.rs`) and the signer that adds
+//! DNSSEC online signing: a zone's key (`key.rs`) and the signer that adds
 //! RRSIGs and compact denial to answers for queries with DO (`sign.rs`).
 //!
 //! The answer of the global name depends on the client and on health, so nothing is signed

@@ -1,4 +1,4 @@
-//! Fleet health through etcd (SPEC section 11): this instance's membership under a lease, the
+//! Fleet health through etcd: this instance's membership under a lease, the
 //! replicas it observes (rendezvous hashing, `choice.rs`), its verdicts published for them, and
 //! every replica's health derived from its observers' verdicts by quorum. Like the probes, it
 //! only writes health: the prober asks [`FleetState`] whether to probe a replica and what the

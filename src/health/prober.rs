@@ -488,19 +488,18 @@ impl Prober {
         if let Some(tr) = transition {
             tracing::info!(
                 target: "georoute::health",
-                probe = %t.describe, from = ?tr.from, to = ?tr.to, reason = %tr.reason,
-                error = result.error.as_deref().unwrap_or(""), "health transition"
+                probe = %t.describe, from = %tr.from, to = %tr.to, reason = %tr.reason,
+                error = result.error.as_deref(), "health transition"
             );
             if tr.from != tr.to {
                 self.shared.metrics.transition(tr.to == Health::Up);
             }
             // A first probe that finds what was assumed (up) is no event worth a line.
             if !(tr.from == Health::Unknown && tr.to == Health::Up) {
-                let lower = |h: Health| format!("{h:?}").to_lowercase();
                 self.shared.events.record(
                     "health",
                     t.key.subject(),
-                    format!("{} \u{2192} {}", lower(tr.from), lower(tr.to)),
+                    format!("{} \u{2192} {}", tr.from, tr.to),
                     tr.reason.clone(),
                 );
             }
@@ -608,7 +607,7 @@ impl Prober {
                 });
             out.insert(key, json!({
                 "probe": t.describe,
-                "health": format!("{health:?}").to_lowercase(),
+                "health": health.as_str(),
                 "consecutive_successes": successes,
                 "consecutive_failures": failures,
                 "held_down": held.is_some(),
@@ -617,7 +616,7 @@ impl Prober {
                     "error": p.error, "at_unix": since(*at),
                 })),
                 "last_transition": rec.and_then(|r| r.last_transition.as_ref()).map(|(tr, at)| json!({
-                    "from": format!("{:?}", tr.from).to_lowercase(), "to": format!("{:?}", tr.to).to_lowercase(),
+                    "from": tr.from.as_str(), "to": tr.to.as_str(),
                     "reason": tr.reason, "at_unix": since(*at),
                 })),
             }));

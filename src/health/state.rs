@@ -31,7 +31,22 @@ pub enum Health {
     Down,
 }
 
+impl std::fmt::Display for Health {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 impl Health {
+    /// The state in plain words, as logs, events and `/status` write it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Health::Unknown => "unknown",
+            Health::Up => "up",
+            Health::Down => "down",
+        }
+    }
+
     /// Whether routing may use the replica.
     pub fn usable(self) -> bool {
         self != Health::Down

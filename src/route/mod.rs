@@ -161,7 +161,7 @@ pub fn ramp_returned(key: u64, replica_seed: u64, elapsed_ms: u64, ramp_ms: u64)
     ((draw >> 11) as f64 / (1u64 << 53) as f64) < share
 }
 
-/// Picks the replica for the global name (SPEC 3): eligibility, rank (measured RTT, then
+/// Picks the replica for the global name: eligibility, rank (measured RTT, then
 /// distance), equivalence band, failover spread within the failover band, failback ramp.
 /// Returns `None` only when no routed replica is healthy and the registry says `all_down: closed`.
 pub fn choose_for(

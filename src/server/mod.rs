@@ -110,7 +110,7 @@ impl Server {
         )
         .map_err(Error::Probe)?;
         if settings.probes {
-            // One bounded probe round before the listeners open (SPEC section 4, Start).
+            // One bounded probe round before the listeners open.
             prober.first_round().await;
         }
         let stop = Arc::new(AtomicBool::new(false));
@@ -189,7 +189,9 @@ impl Server {
             };
             tasks.push(tokio::spawn(admin::serve(listener, state, stop_rx.clone())));
         }
-        tracing::info!(addresses = ?dns_addrs, admin = ?admin_addr, generation = 1, "serving DNS");
+        let addresses: Vec<String> = dns_addrs.iter().map(ToString::to_string).collect();
+        let admin = admin_addr.map_or_else(|| "off".to_string(), |a| a.to_string());
+        tracing::info!(addresses = %addresses.join(","), %admin, generation = 1, "serving DNS");
         Ok(Self {
             dns_addrs,
             admin_addr,

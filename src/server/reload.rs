@@ -80,7 +80,11 @@ pub fn reload(
     let old = shared.snapshot();
     let result = (|| {
         let generation = old.generation + 1;
-        let snapshot = load_snapshot(&old.config.dir, generation).map_err(|e| e.to_string())?;
+        let snapshot = load_snapshot(&old.config.dir, generation).map_err(|e| match e {
+            // The errors themselves, one per line (each file:line:col).
+            Error::Config(errors) => errors.to_string(),
+            other => other.to_string(),
+        })?;
         let lost: Vec<String> = old
             .config
             .zone_files
@@ -121,7 +125,10 @@ pub fn reload(
             shared
                 .events
                 .record("reload-failed", "configuration".into(), kept, e.clone());
-            tracing::error!(target: "georoute::reload", error = %e, "configuration reload failed; the previous configuration keeps serving");
+            // One line per error (each file:line:col), so every one is seen and greppable.
+            for error in e.lines().filter(|l| !l.trim().is_empty()) {
+                tracing::error!(target: "georoute::reload", %error, "configuration reload failed; the previous configuration keeps serving");
+            }
         }
     }
     result

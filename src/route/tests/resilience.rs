@@ -1,4 +1,4 @@
-//! Routing when things go wrong (SPEC 3.2, 3.4, 3.5): the failover band, the failback ramp and
+//! Routing when things go wrong: the failover band, the failback ramp and
 //! the latency table, as tables over real region coordinates.
 
 use super::{at, key, registry, replica};

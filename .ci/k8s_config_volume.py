@@ -34,10 +34,17 @@ def served(config_dir: str) -> dict:
             continue
         for name in os.listdir(folder):
             ext = (".yaml", ".yml", ".mmdb") if sub == "geoip" else (".yaml", ".yml")
+            path = os.path.join(folder, name)
+            # A zone's part files: zones/<zone>.d/*.yaml.
+            if sub == "zones" and name.endswith(".d") and os.path.isdir(path):
+                for part in os.listdir(path):
+                    if not part.startswith(".") and part.endswith((".yaml", ".yml")):
+                        files[f"zones/{name}/{part}"] = os.path.join(path, part)
+                continue
             if name.startswith(".") or not name.endswith(ext) or name in DBIP:
                 continue
-            if os.path.isfile(os.path.join(folder, name)):
-                files[f"{sub}/{name}"] = os.path.join(folder, name)
+            if os.path.isfile(path):
+                files[f"{sub}/{name}"] = path
     if os.path.isfile(os.path.join(config_dir, "server.yaml")):
         files["server.yaml"] = os.path.join(config_dir, "server.yaml")
     out = {}

@@ -50,6 +50,17 @@ pub fn render(snap: &Snapshot) -> String {
         for registry in &zone.registries {
             registry_lines(&mut s, zone, registry);
         }
+        if zone.files.len() > 1 {
+            let _ = writeln!(
+                s,
+                "  files: {} and {} more in {}",
+                zone.files[0].display(),
+                zone.files.len() - 1,
+                zone.files[1]
+                    .parent()
+                    .map_or("?".into(), |d| d.display().to_string())
+            );
+        }
     }
     s
 }
@@ -136,6 +147,13 @@ fn registry_lines(s: &mut String, zone: &Zone, r: &Registry) {
         duration(k.failback_ramp_ms),
         if k.fail_open { "open" } else { "closed" }
     );
+    if r.source > 0 {
+        let _ = writeln!(
+            s,
+            "    defined in: {}",
+            zone.files[r.source as usize].display()
+        );
+    }
     if !r.default_order.is_empty() {
         let regions: Vec<&str> = r
             .default_order

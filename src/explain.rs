@@ -87,8 +87,10 @@ fn explain_global(
     let reg = &zone.registries[registry];
     let _ = writeln!(
         s,
-        "kind:     global name of registry {} in zone {}",
-        reg.name, zone.name
+        "kind:     global name of registry {} in zone {} (defined in {})",
+        reg.name,
+        zone.name,
+        zone.files[reg.source as usize].display()
     );
     let view = view::select_view(zone, &snap.zones[z].views, client, ecs);
     let located_by = match view {

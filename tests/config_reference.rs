@@ -20,6 +20,7 @@ fn parse(file: &str, yaml: &str) -> Result<(), String> {
     }
     match file {
         "zones/<zone>.yaml" => with::<spec::ZoneFile>(yaml),
+        "zones/<zone>.d/<part>.yaml" => with::<spec::RegistriesFile>(yaml),
         "probes/<name>.yaml" => with::<spec::ProbesFile>(yaml),
         "probes/regions.yaml" => with::<spec::RegionsHealthFile>(yaml),
         "probes/fleet.yaml" => with::<fleet::FleetFile>(yaml),
@@ -33,6 +34,21 @@ fn parse(file: &str, yaml: &str) -> Result<(), String> {
 
 /// File → documented key paths, read from the page's tables.
 fn documented() -> BTreeMap<String, BTreeSet<String>> {
+    let mut out = read_page();
+    // A part file's registries have the keys of a zone file's `registries[]`, documented once.
+    let inherited: Vec<String> = out["zones/<zone>.yaml"]
+        .iter()
+        .filter(|k| k.starts_with("registries[]."))
+        .cloned()
+        .collect();
+    out.get_mut("zones/<zone>.d/<part>.yaml")
+        .expect("a section for part files")
+        .extend(inherited);
+    out
+}
+
+/// File → key paths, as the page's tables list them.
+fn read_page() -> BTreeMap<String, BTreeSet<String>> {
     let page = std::fs::read_to_string(concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/docs/configuration.md"
@@ -41,8 +57,12 @@ fn documented() -> BTreeMap<String, BTreeSet<String>> {
     let mut out: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     let mut file = None;
     for line in page.lines() {
-        if let Some(h) = line.strip_prefix("## `") {
-            file = h.split('`').next().map(str::to_string);
+        if line.starts_with("## ") {
+            // A section of one file's keys, or of something else (the limits).
+            file = line
+                .strip_prefix("## `")
+                .and_then(|h| h.split('`').next())
+                .map(str::to_string);
         } else if let (Some(f), Some(row)) = (&file, line.strip_prefix("| `")) {
             let key = row.split('`').next().unwrap().to_string();
             assert!(
@@ -110,6 +130,7 @@ fn every_accepted_key_is_documented_and_nothing_else() {
             "probes/fleet.yaml",
             "probes/regions.yaml",
             "server.yaml",
+            "zones/<zone>.d/<part>.yaml",
             "zones/<zone>.yaml",
         ],
         "a section per file the loader reads"

@@ -2,7 +2,9 @@
 
 use super::error::{ConfigError, ConfigErrors, Problems};
 use super::latency::{LatencyFile, LatencyTable};
-use super::spec::{GeoIpFile, ProbesFile, RegionCatalogFile, RegionsHealthFile, ZoneFile};
+use super::spec::{
+    GeoIpFile, ProbesFile, RegionCatalogFile, RegionsHealthFile, RegistriesFile, ZoneFile,
+};
 use super::yaml::parse_file;
 use super::{Config, settings, validate};
 use std::path::{Path, PathBuf};
@@ -55,11 +57,39 @@ pub fn load(dir: &Path) -> Result<Config, ConfigErrors> {
 
     let mut zones = Vec::new();
     let zone_paths = yaml_files(&dir.join("zones"), true, &mut found);
+    orphan_parts(&dir.join("zones"), &zone_paths, &mut found);
     for path in &zone_paths {
+        // `zones/<zone>.d/*.yaml`: more registries of this zone, a file each.
+        let part_dir = path.with_extension("d");
+        let part_paths = if part_dir.is_dir() {
+            yaml_files(&part_dir, false, &mut found)
+        } else {
+            Vec::new()
+        };
+        if part_paths.len() > super::MAX_FILES_PER_ZONE {
+            found.push(ConfigError::at(
+                &part_dir,
+                1,
+                1,
+                format!(
+                    "{} files; a zone's folder holds at most {} (put more registries in each)",
+                    part_paths.len(),
+                    super::MAX_FILES_PER_ZONE
+                ),
+            ));
+            continue;
+        }
+        let parts: validate::Parts = part_paths
+            .into_iter()
+            .filter_map(|p| {
+                let f = parse_file::<RegistriesFile>(&p, &mut found)?;
+                Some((p, f.registries))
+            })
+            .collect();
         if let Some(file) = parse_file::<ZoneFile>(path, &mut found) {
             let mut problems = Problems::new(path, &mut found);
-            if let Some(zone) = validate::build_zone(dir, file, &regions, &policies, &mut problems)
-            {
+            let zone = validate::build_zone(dir, file, parts, &regions, &policies, &mut problems);
+            if let Some(zone) = zone {
                 zones.push((path.clone(), zone));
             }
         }
@@ -110,4 +140,30 @@ fn yaml_files(dir: &Path, required: bool, found: &mut Vec<ConfigError>) -> Vec<P
         found.push(ConfigError::file(dir, "no .yaml file: nothing to serve"));
     }
     files
+}
+
+/// A `zones/<name>.d/` folder without its `zones/<name>.yaml` belongs to no zone: an error, so
+/// its registries are not silently left out.
+fn orphan_parts(zones: &Path, zone_paths: &[PathBuf], found: &mut Vec<ConfigError>) {
+    let Ok(entries) = std::fs::read_dir(zones) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let path = e.path();
+        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+        if name.starts_with('.') || !name.ends_with(".d") || !path.is_dir() {
+            continue;
+        }
+        if !zone_paths.iter().any(|z| z.with_extension("d") == path) {
+            found.push(ConfigError::at(
+                &path,
+                1,
+                1,
+                format!(
+                    "a folder of registries with no zone file: add {}.yaml beside it, or remove it",
+                    name.trim_end_matches(".d")
+                ),
+            ));
+        }
+    }
 }

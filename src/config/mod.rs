@@ -32,6 +32,12 @@ use std::time::Duration;
 /// its per-query scratch space on the stack at this size.
 pub const MAX_REPLICAS: usize = 128;
 
+/// A zone holds at most this many registries, over its zone file and its `<zone>.d/` files.
+pub const MAX_REGISTRIES_PER_ZONE: usize = 2_000_000;
+
+/// A zone's `<zone>.d/` folder holds at most this many files.
+pub const MAX_FILES_PER_ZONE: usize = 10_000;
+
 /// A whole validated configuration.
 #[derive(Debug)]
 pub struct Config {
@@ -84,6 +90,9 @@ pub struct Zone {
     pub views: Vec<View>,
     /// Online signing, when the zone has `dnssec:` (the key checked, not yet loaded).
     pub dnssec: Option<DnssecSettings>,
+    /// The files the zone was read from: its zone file, then its `<zone>.d/*.yaml` in name
+    /// order ([`Registry::source`] indexes this).
+    pub files: Vec<PathBuf>,
 }
 
 /// A signed zone's `dnssec:` settings, checked: the key file parses as a signing key.
@@ -173,6 +182,8 @@ pub use spec::GlobalAnswerSpec as GlobalAnswer;
 pub struct Registry {
     /// First label, lower-case.
     pub name: String,
+    /// Which of the zone's [`Zone::files`] defines it.
+    pub source: u32,
     /// Stable hash of the name, mixed into client subnet keys.
     pub seed: u64,
     /// Index into `replicas` of the home region's replica.

@@ -44,6 +44,15 @@ pub struct ZoneFile {
     pub dnssec: Option<DnssecSpec>,
 }
 
+/// `zones/<zone>.d/*.yaml`: more registries of the zone `zones/<zone>.yaml`, and nothing else.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RegistriesFile {
+    /// Registries served in the zone, like the zone file's own.
+    #[serde(default)]
+    pub registries: Vec<RegistrySpec>,
+}
+
 /// `dnssec:` of a zone.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -1,7 +1,9 @@
 //! Checks one zone file against every rule of docs/configuration.md and builds the runtime Zone.
 
 use super::error::{ConfigError, Problems};
-use super::spec::{GlobalAnswerSpec, SpannedText, ViewRegistrySpec, ViewSpec, ZoneFile};
+use super::spec::{
+    GlobalAnswerSpec, RegistrySpec, SpannedText, ViewRegistrySpec, ViewSpec, ZoneFile,
+};
 use super::values::{cidr, is_label, parse_net};
 use super::{
     Addresses, DnssecSettings, GlobalAnswer, NameServer, ProbePolicy, RegionCatalog, Registry,
@@ -14,10 +16,15 @@ use std::path::PathBuf;
 /// Largest TTL accepted anywhere (one day).
 pub const MAX_TTL: u32 = 86_400;
 
-/// Checks a zone file; returns the zone only when this file had no problem.
+/// The registries of a zone's `<zone>.d/*.yaml` files, each with its file, in name order.
+pub type Parts = Vec<(PathBuf, Vec<RegistrySpec>)>;
+
+/// Checks a zone file and its part files; returns the zone only when none of them had a
+/// problem.
 pub fn build_zone(
     dir: &std::path::Path,
     file: ZoneFile,
+    parts: Parts,
     regions: &RegionCatalog,
     policies: &BTreeMap<String, ProbePolicy>,
     p: &mut Problems<'_>,
@@ -51,12 +58,48 @@ pub fn build_zone(
         nameservers.push(NameServer { name, addresses });
     }
 
+    // The zone file's registries, then each part file's, every problem at its own file.
+    let mut files = vec![p.path().to_path_buf()];
     let mut registries: Vec<Registry> = Vec::new();
-    for spec in file.registries {
-        let name = spec.name.clone();
-        if let Some(r) = build_registry(spec, regions, policies, p) {
-            if registries.iter().any(|o| o.name == r.name) {
-                p.at(&name, format!("registry {} is defined twice", r.name));
+    let mut first: HashMap<String, (usize, u64, u64)> = HashMap::new();
+    let sources = std::iter::once((files[0].clone(), file.registries)).chain(parts);
+    for (source, (path, specs)) in sources.enumerate() {
+        if source > 0 {
+            files.push(path.clone());
+        }
+        let mut q = Problems::new(&path, &mut *p.found);
+        for spec in specs {
+            let name = spec.name.clone();
+            let Some(mut r) = build_registry(spec, regions, policies, &mut q) else {
+                continue;
+            };
+            r.source = source as u32;
+            let at = name.referenced;
+            match first.entry(r.name.clone()) {
+                std::collections::hash_map::Entry::Occupied(e) => {
+                    let (f, line, column) = *e.get();
+                    let place = if f == source {
+                        format!("line {line}")
+                    } else {
+                        format!("{}:{line}:{column}", files[f].display())
+                    };
+                    q.at(
+                        &name,
+                        format!("registry {} is defined twice (first at {place})", r.name),
+                    );
+                }
+                std::collections::hash_map::Entry::Vacant(e) => {
+                    e.insert((source, at.line(), at.column()));
+                }
+            }
+            if registries.len() == super::MAX_REGISTRIES_PER_ZONE {
+                q.at(
+                    &name,
+                    format!(
+                        "zone {zone} has more than {} registries, the most one zone holds",
+                        super::MAX_REGISTRIES_PER_ZONE
+                    ),
+                );
             }
             registries.push(r);
         }
@@ -74,6 +117,7 @@ pub fn build_zone(
     let dnssec = file.dnssec.and_then(|d| signing(dir, &d, p));
     (p.found.len() == before).then_some(Zone {
         dnssec,
+        files,
         name: zone,
         ttl: file.ttl.value,
         soa,
@@ -280,6 +324,7 @@ fn build_registry(
     let home = home?;
     Some(Registry {
         seed: crate::hash::replica_seed(&name),
+        source: 0,
         name,
         home,
         regional_endpoints: spec.regional_endpoints,

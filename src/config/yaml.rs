@@ -5,19 +5,34 @@ use super::error::ConfigError;
 use serde::de::DeserializeOwned;
 use std::path::Path;
 
-/// Largest configuration file read (a guard against pointing the server at the wrong file).
-const MAX_FILE_BYTES: u64 = 16 * 1024 * 1024;
+/// Largest configuration file read (a guard against pointing the server at the wrong file; a
+/// large zone spreads its registries over `zones/<zone>.d/*.yaml`).
+pub const MAX_FILE_BYTES: u64 = 16 * 1024 * 1024;
+
+/// The most YAML values (scalars, sequences, maps) one file may hold: more than a file within
+/// [`MAX_FILE_BYTES`] can (each takes two bytes at least), so the parser's own budget never
+/// speaks first.
+const MAX_NODES: usize = 9 * 1024 * 1024;
 
 /// Reads and deserializes one YAML file, recording a located error on failure.
 pub fn parse_file<T: DeserializeOwned>(path: &Path, found: &mut Vec<ConfigError>) -> Option<T> {
     let text = match read_text(path) {
         Ok(t) => t,
-        Err(message) => {
-            found.push(ConfigError::file(path, message));
+        Err((whole, message)) => {
+            found.push(if whole {
+                ConfigError::at(path, 1, 1, message)
+            } else {
+                ConfigError::file(path, message)
+            });
             return None;
         }
     };
-    match serde_saphyr::from_str::<T>(&text) {
+    let mut budget = serde_saphyr::Budget::default();
+    budget.max_nodes = MAX_NODES;
+    budget.max_events = 2 * MAX_NODES;
+    let mut options = serde_saphyr::Options::default();
+    options.budget = Some(budget);
+    match serde_saphyr::from_str_with_options::<T>(&text, options) {
         Ok(v) => Some(v),
         Err(e) => {
             found.push(yaml_error(path, &text, &e));
@@ -26,12 +41,20 @@ pub fn parse_file<T: DeserializeOwned>(path: &Path, found: &mut Vec<ConfigError>
     }
 }
 
-fn read_text(path: &Path) -> Result<String, String> {
-    let meta = std::fs::metadata(path).map_err(|e| format!("cannot read: {e}"))?;
+/// The file's text; on failure whether the limit (true) or the reading failed, and why.
+fn read_text(path: &Path) -> Result<String, (bool, String)> {
+    let meta = std::fs::metadata(path).map_err(|e| (false, format!("cannot read: {e}")))?;
     if meta.len() > MAX_FILE_BYTES {
-        return Err(format!("file is larger than {MAX_FILE_BYTES} bytes"));
+        return Err((
+            true,
+            format!(
+                "the file is {} bytes; one configuration file holds at most {MAX_FILE_BYTES} \
+                 (16 MiB): spread a zone's registries over zones/<zone>.d/*.yaml",
+                meta.len()
+            ),
+        ));
     }
-    std::fs::read_to_string(path).map_err(|e| format!("cannot read: {e}"))
+    std::fs::read_to_string(path).map_err(|e| (false, format!("cannot read: {e}")))
 }
 
 /// Turns a YAML error into a located one-line error in plain words.
@@ -55,6 +78,23 @@ fn yaml_error(path: &Path, text: &str, e: &serde_saphyr::Error) -> ConfigError {
 /// The parser's message in the configuration's words: a tab at its own place, a value of the
 /// wrong kind with its key and what the key takes.
 fn plain(text: &str, line: usize, column: usize, message: &str) -> (usize, usize, String) {
+    // The parser's resource budget (its own words are "budget breached: Nodes { .. }").
+    if let Some(kind) = message.split("budget breached: ").nth(1) {
+        let what = match kind.split([' ', '{', '(']).next().unwrap_or("") {
+            "Nodes" | "Events" => format!("more than {MAX_NODES} YAML values"),
+            "Depth" => "values nested more than 64 deep".to_string(),
+            "Anchors" | "Aliases" => "more than 50000 anchors or aliases".to_string(),
+            _ => "more YAML than one file may hold".to_string(),
+        };
+        return (
+            line,
+            column,
+            format!(
+                "the file holds {what}, beyond what one file may: spread a zone's registries over zones/<zone>.d/*.yaml"
+            ),
+        );
+    }
+
     // A tab in indentation is never valid YAML, and the scanner's message for it varies with
     // what the tab broke ("found a tab", "comment intercepting the multiline text", ...) and is
     // placed where the scalar it was reading began: name the tab itself, at or near that line.

@@ -33,6 +33,19 @@ pub fn fingerprint(dir: &Path, extra: &[PathBuf]) -> Fingerprint {
             if hidden {
                 continue;
             }
+            // A zone's part files (`zones/<zone>.d/*.yaml`), one level down.
+            if sub == "zones" && path.is_dir() {
+                for part in std::fs::read_dir(&path).into_iter().flatten().flatten() {
+                    let part = part.path();
+                    let visible = part
+                        .file_name()
+                        .and_then(|n| n.to_str())
+                        .is_some_and(|n| !n.starts_with('.'));
+                    if let (true, Ok(m)) = (visible, std::fs::metadata(&part)) {
+                        out.push(identity(part, &m));
+                    }
+                }
+            }
             if let Ok(m) = std::fs::metadata(&path) {
                 out.push(identity(path, &m));
             }

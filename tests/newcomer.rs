@@ -41,15 +41,8 @@ fn check_edited(edit: impl Fn(&str) -> String) -> (Option<i32>, String) {
     let zone = dir.path.join("zones/azurecr.io.yaml");
     let text = std::fs::read_to_string(&zone).unwrap();
     std::fs::write(&zone, edit(&text)).unwrap();
-    let out = georoute()
-        .args(["check", "--config"])
-        .arg(&dir.path)
-        .output()
-        .unwrap();
-    (
-        out.status.code(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    let (code, _, err) = common::check(&dir.path);
+    (code, err)
 }
 
 /// The 1-based line of the first line of `text` containing `needle`.

@@ -127,13 +127,8 @@ fn a_zone_over_several_files_answers_as_the_same_zone_in_one() {
     }
     // `check` names the files, and which file holds a registry.
     let dir = folder(n, 4);
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_georoute"))
-        .args(["check", "--config"])
-        .arg(&dir.path)
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{text}");
+    let (code, text, err) = common::check(&dir.path);
+    assert_eq!(code, Some(0), "{text}{err}");
     assert!(
         text.contains("files: ") && text.contains("and 4 more in "),
         "{text}"
@@ -146,15 +141,8 @@ fn a_zone_over_several_files_answers_as_the_same_zone_in_one() {
 
 /// `georoute check` of a folder: the exit code and standard error.
 fn check(dir: &TestDir) -> (Option<i32>, String) {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_georoute"))
-        .args(["check", "--config"])
-        .arg(&dir.path)
-        .output()
-        .unwrap();
-    (
-        out.status.code(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    let (code, _, err) = common::check(&dir.path);
+    (code, err)
 }
 
 #[test]

@@ -124,6 +124,20 @@ impl Drop for TestDir {
     }
 }
 
+/// Runs the real `georoute check --config <dir>`: exit code, standard output, standard error.
+pub fn check(dir: &Path) -> (Option<i32>, String, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_georoute"))
+        .args(["check", "--config"])
+        .arg(dir)
+        .output()
+        .unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
 /// A loopback port free for both UDP and TCP right now (for programs that need a fixed one).
 pub fn free_port() -> u16 {
     for _ in 0..50 {

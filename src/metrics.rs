@@ -225,8 +225,15 @@ impl Counters {
                     add(&self.view[z][v], &old.view[oz][ov]);
                 }
             }
+            // By name through a map: a zone of many registries must not cost their square.
+            let by_name: std::collections::HashMap<&str, usize> = zone
+                .registries
+                .iter()
+                .enumerate()
+                .map(|(i, r)| (r.name.as_str(), i))
+                .collect();
             for (or, oreg) in ozone.registries.iter().enumerate() {
-                let Some(r) = zone.registries.iter().position(|n| n.name == oreg.name) else {
+                let Some(&r) = by_name.get(oreg.name.as_str()) else {
                     continue;
                 };
                 for (op, orep) in oreg.replicas.iter().enumerate() {

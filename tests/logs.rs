@@ -228,6 +228,17 @@ fn colour_on_a_terminal_only_without_no_color() {
         );
         return;
     }
+    let pty = Command::new("script")
+        .args(["-qec", "true", "/dev/null"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !pty {
+        common::skip(
+            "pty",
+            "`script` cannot open a pseudo-terminal here: no terminal to test colour on",
+        );
+        return;
+    }
     let coloured = on_a_terminal(false).unwrap();
     assert!(coloured.contains("serving DNS"), "{coloured}");
     assert!(

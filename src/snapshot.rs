@@ -67,16 +67,10 @@ impl Snapshot {
                 })
             })
             .collect::<Result<Vec<_>, String>>()?;
-        let cookies = match config.server.cookie_secrets {
-            Some(s) => Secrets {
-                current: s.current,
-                previous: s.previous,
-            },
-            None => Secrets {
-                current: cookie::process_secret(),
-                previous: None,
-            },
-        };
+        let cookies = config.server.cookie_secrets.unwrap_or(Secrets {
+            current: cookie::process_secret(),
+            previous: None,
+        });
         Ok(Self {
             counters,
             config,

@@ -149,5 +149,3 @@ impl Shared {
         tracing::info!(target: "georoute::query", %peer, name, %qtype, %rcode, chosen = chosen.unwrap_or("-"), "query");
     }
 }
-
-pub use crate::clock::{unix_now, unix_now_ms};

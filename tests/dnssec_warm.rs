@@ -44,7 +44,7 @@ fn signatures_for(serving: &Serving, packet: &[u8], source: &str, transport: Tra
         packet,
         source: source.parse::<IpAddr>().unwrap(),
         transport,
-        now_ms: georoute::state::unix_now_ms(),
+        now_ms: georoute::clock::unix_now_ms(),
     };
     let mut out = Vec::new();
     handle(

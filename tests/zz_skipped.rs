@@ -1,7 +1,7 @@
 //! The last test binary of a `cargo test` run (`zz` sorts after every other): lists what this
 //! run skipped and why, so a plain `cargo test` shows what did not run. Without a custom harness,
-//! so its output is never captured. Fails when a skipped test needed a tool that
-//! `GEOROUTE_REQUIRE_TOOLS` names (CI installed it), in case the test itself did not.
+//! so its output is never captured. (A skip for want of a tool that `GEOROUTE_REQUIRE_TOOLS`
+//! names fails its own test: `common::skip` panics.)
 
 #[path = "common/skip.rs"]
 #[allow(dead_code)] // skip() is for the tests; this binary only reads what they wrote
@@ -19,8 +19,6 @@ fn main() {
         })
         .unwrap_or_default();
     records.sort();
-    let required = std::env::var("GEOROUTE_REQUIRE_TOOLS").unwrap_or_default();
-    let mut failed = Vec::new();
     if records.is_empty() {
         println!("\nskipped tests in this run: none");
     } else {
@@ -33,10 +31,7 @@ fn main() {
                 f.next().unwrap_or(""),
                 f.next().unwrap_or(""),
             );
-            println!("  SKIP tests/{binary}.rs {test}: {reason}");
-            if required.split_whitespace().any(|t| t == tool) {
-                failed.push(format!("{binary}::{test} ({tool})"));
-            }
+            println!("  SKIP tests/{binary}.rs {test} (needs {tool}): {reason}");
         }
         println!("(each says what it needs; .ci/run installs the tools)");
     }
@@ -57,12 +52,5 @@ fn main() {
                 let _ = std::fs::remove_dir_all(e.path());
             }
         }
-    }
-    if !failed.is_empty() {
-        eprintln!(
-            "error: installed for this run but skipped anyway: {}",
-            failed.join(", ")
-        );
-        std::process::exit(1);
     }
 }

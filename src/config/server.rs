@@ -225,7 +225,8 @@ fn build(
     }
 }
 
-/// The cookie secrets read from `secret_file` and `previous_secret_file`.
+/// DNS COOKIE secrets (from `secret_file` and `previous_secret_file`, or this process's random
+/// one): the current one makes and verifies server cookies, the previous one also verifies.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub struct CookieSecrets {
     /// Makes and verifies server cookies.

@@ -20,14 +20,9 @@ const MAX_AGE_SECS: u32 = 3600;
 /// A server cookie this far in the future is invalid (RFC 9018 section 4.3: five minutes).
 const MAX_FUTURE_SECS: u32 = 300;
 
-/// The secrets in use: the current one makes cookies; both are accepted.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Secrets {
-    /// Makes and verifies server cookies.
-    pub current: [u8; 16],
-    /// Also verifies, during a rotation.
-    pub previous: Option<[u8; 16]>,
-}
+/// The secrets in use (read from `server.yaml`'s files, or this process's random one): the
+/// current one makes cookies; both are accepted.
+pub use crate::config::server::CookieSecrets as Secrets;
 
 /// What the query's COOKIE option proved.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

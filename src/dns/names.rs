@@ -2,7 +2,7 @@
 //! with the wire forms the answers need precomputed. Built once per configuration.
 
 use crate::config::{Config, Zone};
-pub use crate::dns::wire::to_wire;
+use crate::dns::wire::to_wire;
 use std::collections::HashMap;
 
 /// What a name is.

@@ -3,7 +3,7 @@
 
 use crate::hash;
 
-pub use crate::config::MAX_REPLICAS;
+use crate::config::MAX_REPLICAS;
 pub use crate::hash::{replica_seed, subnet_key};
 
 use crate::config::latency::Measured;

@@ -33,8 +33,9 @@ pub fn fingerprint(dir: &Path, extra: &[PathBuf]) -> Fingerprint {
             if hidden {
                 continue;
             }
-            // A zone's part files (`zones/<zone>.d/*.yaml`), one level down.
-            if sub == "zones" && path.is_dir() {
+            // A zone's part files (`zones/<zone>.d/*.yaml`), one level down, as the loader
+            // reads them.
+            if sub == "zones" && path.extension().is_some_and(|e| e == "d") && path.is_dir() {
                 for part in std::fs::read_dir(&path).into_iter().flatten().flatten() {
                     let part = part.path();
                     let visible = part

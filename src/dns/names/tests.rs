@@ -1,7 +1,8 @@
 //! Table tests for the name index: what exists, what is an empty non-terminal, and which zone
 //! encloses a missing name (none above or beside an apex).
 
-use super::{Entry, NameIndex, to_wire};
+use super::{Entry, NameIndex};
+use crate::dns::wire::to_wire;
 
 /// Two zones sharing the parent `example.test`, one registry each (the first with a name server
 /// host inside the zone), loaded from real files.

@@ -47,8 +47,8 @@ pub fn render(snap: &Snapshot) -> String {
         for view in &zone.views {
             view_line(&mut s, c, view);
         }
-        for registry in &zone.registries {
-            registry_lines(&mut s, zone, registry);
+        for (position, registry) in zone.registries.iter().enumerate() {
+            registry_lines(&mut s, zone, position, registry);
         }
         if zone.files.len() > 1 {
             let _ = writeln!(
@@ -115,7 +115,7 @@ fn view_line(s: &mut String, c: &Config, view: &View) {
     );
 }
 
-fn registry_lines(s: &mut String, zone: &Zone, r: &Registry) {
+fn registry_lines(s: &mut String, zone: &Zone, position: usize, r: &Registry) {
     let answer = match r.global_answer {
         crate::config::GlobalAnswer::Cname => "cname",
         crate::config::GlobalAnswer::Address => "address",
@@ -147,12 +147,9 @@ fn registry_lines(s: &mut String, zone: &Zone, r: &Registry) {
         duration(k.failback_ramp_ms),
         if k.fail_open { "open" } else { "closed" }
     );
-    if r.source > 0 {
-        let _ = writeln!(
-            s,
-            "    defined in: {}",
-            zone.files[r.source as usize].display()
-        );
+    let source = zone.source_of(position);
+    if source != zone.files[0] {
+        let _ = writeln!(s, "    defined in: {}", source.display());
     }
     if !r.default_order.is_empty() {
         let regions: Vec<&str> = r

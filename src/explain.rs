@@ -42,7 +42,7 @@ pub fn explain(
         ),
         None => writeln!(s, "client:   {client} (no ECS)"),
     };
-    match snap.names.get(&wire) {
+    match snap.names.get(&snap.config.zones, &wire) {
         None => {
             let _ = writeln!(
                 s,
@@ -90,7 +90,7 @@ fn explain_global(
         "kind:     global name of registry {} in zone {} (defined in {})",
         reg.name,
         zone.name,
-        zone.files[reg.source as usize].display()
+        zone.source_of(registry).display()
     );
     let view = view::select_view(zone, &snap.zones[z].views, client, ecs);
     let located_by = match view {

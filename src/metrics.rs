@@ -126,7 +126,9 @@ impl Metrics {
             counters.view[z][v].fetch_add(1, Relaxed);
         }
         if let (Some(z), Some((r, p))) = (about.zone, about.chosen) {
-            counters.chosen[z][r][p].fetch_add(1, Relaxed);
+            if let Some(c) = counters.chosen(z, r, p) {
+                c.fetch_add(1, Relaxed);
+            }
             if about.suspect {
                 self.suspect_answers.fetch_add(1, Relaxed);
             }
@@ -180,8 +182,10 @@ pub struct Counters {
     zone: Vec<AtomicU64>,
     /// `[zone][view]`.
     view: Vec<Vec<AtomicU64>>,
-    /// `[zone][registry][replica]`: global answers by chosen replica.
-    chosen: Vec<Vec<Vec<AtomicU64>>>,
+    /// Per zone, global answers by chosen replica: registry `r`'s replicas from
+    /// `offsets[z][r]` on (flat, so a zone of a million registries is two allocations).
+    chosen: Vec<Vec<AtomicU64>>,
+    offsets: Vec<Vec<u32>>,
 }
 
 fn zeros(n: usize) -> Vec<AtomicU64> {
@@ -191,20 +195,35 @@ fn zeros(n: usize) -> Vec<AtomicU64> {
 impl Counters {
     /// Zeroed counters for a configuration.
     pub fn new(config: &Config) -> Self {
+        let offsets: Vec<Vec<u32>> = config
+            .zones
+            .iter()
+            .map(|z| {
+                let mut at = 0u32;
+                let mut o: Vec<u32> = Vec::with_capacity(z.registries.len() + 1);
+                for r in &z.registries {
+                    o.push(at);
+                    at += r.replicas.len() as u32;
+                }
+                o.push(at);
+                o
+            })
+            .collect();
         Self {
             zone: zeros(config.zones.len() + 1),
             view: config.zones.iter().map(|z| zeros(z.views.len())).collect(),
-            chosen: config
-                .zones
+            chosen: offsets
                 .iter()
-                .map(|z| {
-                    z.registries
-                        .iter()
-                        .map(|r| zeros(r.replicas.len()))
-                        .collect()
-                })
+                .map(|o| zeros(o.last().copied().unwrap_or(0) as usize))
                 .collect(),
+            offsets,
         }
+    }
+
+    /// The counter of global answers choosing replica `p` of registry `r` in zone `z`.
+    fn chosen(&self, z: usize, r: usize, p: usize) -> Option<&AtomicU64> {
+        let start = *self.offsets.get(z)?.get(r)? as usize;
+        self.chosen[z].get(start + p)
     }
 
     /// Copies the values of `old` (for `old_config`) into these counters, matching by name.
@@ -225,24 +244,27 @@ impl Counters {
                     add(&self.view[z][v], &old.view[oz][ov]);
                 }
             }
-            // By name through a map: a zone of many registries must not cost their square.
-            let by_name: std::collections::HashMap<&str, usize> = zone
-                .registries
-                .iter()
-                .enumerate()
-                .map(|(i, r)| (r.name.as_str(), i))
-                .collect();
+            let (to, from) = (&self.chosen[z], &old.chosen[oz]);
             for (or, oreg) in ozone.registries.iter().enumerate() {
-                let Some(&r) = by_name.get(oreg.name.as_str()) else {
+                let ostart = old.offsets[oz][or] as usize;
+                // The same registry (a file that did not change) at the same place: its
+                // counters copy across as they are.
+                if let Some(reg) = zone.registries.get(or)
+                    && std::sync::Arc::ptr_eq(reg, oreg)
+                {
+                    let start = self.offsets[z][or] as usize;
+                    for p in 0..reg.replicas.len() {
+                        add(&to[start + p], &from[ostart + p]);
+                    }
+                    continue;
+                }
+                let Some((r, reg)) = zone.registry(&oreg.name) else {
                     continue;
                 };
+                let start = self.offsets[z][r] as usize;
                 for (op, orep) in oreg.replicas.iter().enumerate() {
-                    if let Some(p) = zone.registries[r]
-                        .replicas
-                        .iter()
-                        .position(|n| n.region == orep.region)
-                    {
-                        add(&self.chosen[z][r][p], &old.chosen[oz][or][op]);
+                    if let Some(p) = reg.replicas.iter().position(|n| n.region == orep.region) {
+                        add(&to[start + p], &from[ostart + op]);
                     }
                 }
             }
@@ -380,7 +402,7 @@ pub fn render(
                     Label(&zone.name),
                     Label(&reg.name),
                     Label(&rep.region),
-                    counters.chosen[z][r][p].load(Relaxed)
+                    counters.chosen(z, r, p).map_or(0, |c| c.load(Relaxed))
                 );
             }
         }

@@ -5,121 +5,22 @@
 
 mod common;
 
+use common::parts::{REGIONS, answers, folder, registry};
 use common::{Ask, TestDir, TestServer, cname_region};
-use georoute::dns::{Request, Transport, handle};
-use georoute::health::HealthState;
 use hickory_proto::rr::RecordType;
 use std::time::{Duration, Instant};
 
-const HEAD: &str = "zone: parts.test\nsoa: {mname: ns1.parts.test., rname: h.parts.test., refresh: 3600, retry: 600, expire: 604800, minimum: 30}\nnameservers: [{name: ns1.parts.test., addresses: [192.0.2.1]}]\n";
-
-const REGIONS: [&str; 4] = ["eastus", "westeurope", "southeastasia", "australiaeast"];
-
-/// Registry `n` in flow style: three replicas, one of them drained for every fifth registry.
-fn registry(n: usize) -> String {
-    let reps: Vec<String> = (0..3)
-        .map(|i| {
-            let region = REGIONS[(n + i) % REGIONS.len()];
-            let routed = !(i == 1 && n.is_multiple_of(5));
-            format!(
-                "{{region: {region}, global_endpoint_routing: {routed}, addresses: [192.0.2.{}], data_addresses: [\"2001:db8::{:x}\"]}}",
-                10 + i,
-                n * 8 + i
-            )
-        })
-        .collect();
-    format!(
-        "  - {{name: reg{n}, home_region: {}, replicas: [{}]}}\n",
-        REGIONS[n % REGIONS.len()],
-        reps.join(", ")
-    )
-}
-
-const VIEW: &str = "views:\n  - {name: vnet, clients: [10.1.0.0/16], region: westeurope, fallback: public, registries: {reg3: {global_address: 10.1.0.4}}}\n";
-
-/// The same zone of `n` registries, in one file or over `parts` part files.
-fn folder(n: usize, parts: usize) -> TestDir {
-    let mut zone = format!("{HEAD}{VIEW}registries:\n");
-    let dir = TestDir::with_zone("");
-    std::fs::remove_file(dir.path.join("zones/test.yaml")).unwrap();
-    // The example's GeoIP (demo database, overrides), so ECS subnets land in different places.
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
-    for f in ["geoip.yaml", "demo-city.mmdb"] {
-        std::fs::copy(root.join("geoip").join(f), dir.path.join("geoip").join(f)).unwrap();
-    }
-    if parts == 0 {
-        for i in 0..n {
-            zone += &registry(i);
-        }
-    } else {
-        // The zone file keeps a few; the rest go round the part files.
-        for i in 0..3 {
-            zone += &registry(i);
-        }
-        let mut files = vec![String::from("registries:\n"); parts];
-        for i in 3..n {
-            files[i % parts] += &registry(i);
-        }
-        for (f, text) in files.iter().enumerate() {
-            dir.write(&format!("zones/parts.test.d/part{f:02}.yaml"), text);
-        }
-    }
-    dir.write("zones/parts.test.yaml", &zone);
-    dir
-}
-
-/// Every answer the snapshot gives: each name of every registry, A and AAAA, from a public
-/// source with several ECS subnets and from inside the view.
-fn answers(dir: &TestDir, n: usize) -> Vec<Vec<u8>> {
+/// Every answer of the zone in `dir` (see `common::parts::answers`).
+fn answers_of(dir: &TestDir, n: usize) -> Vec<Vec<u8>> {
     let snap = georoute::load_snapshot(&dir.path, 1).unwrap_or_else(|e| panic!("{e}"));
-    let health = HealthState::from_config(&snap.config);
-    let mut out = Vec::new();
-    let secrets = georoute::dns::cookie::Secrets {
-        current: [7; 16],
-        previous: None,
-    };
-    for i in 0..n {
-        let mut names = vec![format!("reg{i}.parts.test")];
-        for k in 0..3 {
-            let region = REGIONS[(i + k) % REGIONS.len()];
-            names.push(format!("reg{i}.{region}.geo.parts.test"));
-            names.push(format!("reg{i}.{region}.data.parts.test"));
-        }
-        for name in names {
-            for qtype in [1u16, 28] {
-                for (source, ecs) in [
-                    ("198.51.100.7", None),
-                    ("198.51.100.7", Some("192.0.2.0")),
-                    ("198.51.100.7", Some("81.2.69.0")),
-                    ("198.51.100.7", Some("216.160.83.0")),
-                    ("10.1.2.3", None),
-                ] {
-                    let ecs = ecs.map(|a| georoute::dns::wire::ClientSubnet {
-                        source_prefix: 24,
-                        address: a.parse().unwrap(),
-                    });
-                    let packet = georoute::dns::wire::build_query(&name, qtype, ecs);
-                    let mut buf = Vec::new();
-                    let request = Request {
-                        packet: &packet,
-                        source: source.parse().unwrap(),
-                        transport: Transport::Udp,
-                        now_ms: 1_700_000_000_000,
-                    };
-                    handle(&snap, &health, &secrets, &request, &mut buf);
-                    out.push(buf);
-                }
-            }
-        }
-    }
-    out
+    answers(&snap, n)
 }
 
 #[test]
 fn a_zone_over_several_files_answers_as_the_same_zone_in_one() {
     let n = 40;
-    let one = answers(&folder(n, 0), n);
-    let split = answers(&folder(n, 4), n);
+    let one = answers_of(&folder(n, 0), n);
+    let split = answers_of(&folder(n, 4), n);
     assert_eq!(one.len(), n * 7 * 2 * 5);
     assert!(one.iter().all(|a| a.len() > 12), "every query answered");
     for (i, (a, b)) in one.iter().zip(&split).enumerate() {

@@ -5,13 +5,28 @@ use super::latency::{LatencyFile, LatencyTable};
 use super::spec::{
     GeoIpFile, ProbesFile, RegionCatalogFile, RegionsHealthFile, RegistriesFile, ZoneFile,
 };
-use super::yaml::parse_file;
-use super::{Config, settings, validate};
+use super::stamp::{FileStamp, file_identity};
+use super::yaml::{parse_file, parse_text, read_text};
+use super::{Config, Registry, Zone, settings, validate};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 /// Loads and validates the configuration in `dir`. Either everything is valid, or every problem
 /// found is returned (with file:line:col) and nothing is built.
 pub fn load(dir: &Path) -> Result<Config, ConfigErrors> {
+    load_from(dir, None, false)
+}
+
+/// Loads like [`load`], reusing what `previous` (the running configuration of the same folder)
+/// validated for every part file (`zones/<zone>.d/*.yaml`) whose content is unchanged, as long
+/// as the region catalogue and the probe policies are unchanged too. With `trust_identity`, a
+/// part file whose identity (inode, size, modification time) is unchanged is not even read.
+/// The result is the same configuration a cold [`load`] of the folder builds.
+pub fn load_from(
+    dir: &Path,
+    previous: Option<&Config>,
+    trust_identity: bool,
+) -> Result<Config, ConfigErrors> {
     let mut found = Vec::new();
 
     let catalog_path = dir.join("geoip").join("regions.yaml");
@@ -55,6 +70,9 @@ pub fn load(dir: &Path) -> Result<Config, ConfigErrors> {
         None => Default::default(),
     };
 
+    let registry_context = context_hash(dir);
+    let previous = previous.filter(|p| p.registry_context == registry_context && p.dir == dir);
+
     let mut zones = Vec::new();
     let zone_paths = yaml_files(&dir.join("zones"), true, &mut found);
     orphan_parts(&dir.join("zones"), &zone_paths, &mut found);
@@ -79,16 +97,24 @@ pub fn load(dir: &Path) -> Result<Config, ConfigErrors> {
             ));
             continue;
         }
+        let before = previous.and_then(|c| c.zones.iter().find(|z| z.files[0] == *path));
         let parts: validate::Parts = part_paths
             .into_iter()
-            .filter_map(|p| {
-                let f = parse_file::<RegistriesFile>(&p, &mut found)?;
-                Some((p, f.registries))
-            })
+            .filter_map(|p| read_part(p, before, trust_identity, &mut found))
             .collect();
-        if let Some(file) = parse_file::<ZoneFile>(path, &mut found) {
+        let identity = file_identity(path);
+        let text = read_text(path).map_err(|e| found.push(e.at(path))).ok();
+        let stamp = FileStamp {
+            identity,
+            hash: text
+                .as_deref()
+                .map_or(0, |t| crate::hash::hash_bytes(t.as_bytes())),
+        };
+        let file = text.and_then(|t| parse_text::<ZoneFile>(path, &t, &mut found));
+        if let Some(file) = file {
             let mut problems = Problems::new(path, &mut found);
-            let zone = validate::build_zone(dir, file, parts, &regions, &policies, &mut problems);
+            let zone =
+                validate::build_zone(dir, file, stamp, parts, &regions, &policies, &mut problems);
             if let Some(zone) = zone {
                 zones.push((path.clone(), zone));
             }
@@ -110,7 +136,77 @@ pub fn load(dir: &Path) -> Result<Config, ConfigErrors> {
         region_health,
         server,
         fleet,
+        registry_context,
     })
+}
+
+/// Reads one part file: its registries as validated before when its content is what `before`
+/// read, else parsed anew.
+fn read_part(
+    path: PathBuf,
+    before: Option<&Zone>,
+    trust_identity: bool,
+    found: &mut Vec<ConfigError>,
+) -> Option<validate::Part> {
+    let identity = file_identity(&path);
+    let old = before.and_then(|z| {
+        let f = z.files.iter().position(|f| *f == path)?;
+        let span = z.spans[f].start as usize..z.spans[f].end as usize;
+        Some((z.stamps[f], &z.registries[span]))
+    });
+    let reuse = |stamp: FileStamp, regs: &[Arc<Registry>]| validate::Part {
+        stamp,
+        content: validate::PartContent::Built(regs.to_vec()),
+        path: path.clone(),
+    };
+    if let Some((stamp, regs)) = old
+        && trust_identity
+        && identity.is_some()
+        && stamp.identity == identity
+    {
+        return Some(reuse(stamp, regs));
+    }
+    let text = match read_text(&path) {
+        Ok(t) => t,
+        Err(e) => {
+            found.push(e.at(&path));
+            return None;
+        }
+    };
+    let stamp = FileStamp {
+        identity,
+        hash: crate::hash::hash_bytes(text.as_bytes()),
+    };
+    if let Some((old, regs)) = old
+        && old.hash == stamp.hash
+    {
+        return Some(reuse(stamp, regs));
+    }
+    let file = parse_text::<RegistriesFile>(&path, &text, found)?;
+    Some(validate::Part {
+        stamp,
+        content: validate::PartContent::Specs(file.registries),
+        path,
+    })
+}
+
+/// A hash of the files a registry's validation reads besides its own (the region catalogue
+/// and the probe policies), names and contents.
+fn context_hash(dir: &Path) -> u64 {
+    let mut files = vec![dir.join("geoip").join("regions.yaml")];
+    if let Ok(entries) = std::fs::read_dir(dir.join("probes")) {
+        let mut probes: Vec<PathBuf> = entries.flatten().map(|e| e.path()).collect();
+        probes.sort();
+        files.extend(probes);
+    }
+    let mut h = 0u64;
+    for f in files {
+        let bytes = std::fs::read(&f).unwrap_or_default();
+        let one = crate::hash::hash_bytes(f.as_os_str().as_encoded_bytes())
+            ^ crate::hash::hash_bytes(&bytes);
+        h = crate::hash::mix64(h ^ one);
+    }
+    h
 }
 
 /// The `*.yaml`/`*.yml` files of a folder, sorted. Hidden entries (such as the `..data` folder of

@@ -5,19 +5,23 @@
 
 pub mod error;
 pub mod fleet;
+mod index;
 pub mod latency;
 mod load;
 mod regions;
 pub mod server;
 mod settings;
 pub mod spec;
+mod stamp;
 mod validate;
 mod values;
 mod yaml;
 
 pub use error::{ConfigError, ConfigErrors};
-pub use load::load;
+pub use index::RegistryIndex;
+pub use load::{load, load_from};
 pub use regions::{Region, RegionCatalog};
+pub use stamp::{FileStamp, Identity, file_identity};
 pub use validate::is_within;
 pub use values::separating_prefix;
 
@@ -25,7 +29,8 @@ use crate::geo::point::Point;
 use ipnet::IpNet;
 use std::collections::{BTreeMap, HashMap};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Registries may have at most this many replicas (Azure has about 60 regions); routing keeps
@@ -59,6 +64,10 @@ pub struct Config {
     pub server: server::ServerSettings,
     /// `probes/fleet.yaml`: health shared through etcd (None: this instance alone).
     pub fleet: Option<fleet::FleetSettings>,
+    /// A hash of everything a registry's validation reads besides its own text (the region
+    /// catalogue and the probe policies): while it is unchanged, a part file whose content is
+    /// unchanged keeps its validated registries on reload.
+    pub registry_context: u64,
 }
 
 impl Config {
@@ -84,15 +93,37 @@ pub struct Zone {
     pub soa: Soa,
     /// NS records at the apex.
     pub nameservers: Vec<NameServer>,
-    /// Registries of the zone.
-    pub registries: Vec<Registry>,
+    /// Registries of the zone, shared with the previous configuration where their file did
+    /// not change.
+    pub registries: Vec<Arc<Registry>>,
+    /// Registry name → position in `registries`.
+    pub index: RegistryIndex,
     /// Views of the zone.
     pub views: Vec<View>,
     /// Online signing, when the zone has `dnssec:` (the key checked, not yet loaded).
     pub dnssec: Option<DnssecSettings>,
     /// The files the zone was read from: its zone file, then its `<zone>.d/*.yaml` in name
-    /// order ([`Registry::source`] indexes this).
+    /// order.
     pub files: Vec<PathBuf>,
+    /// Per file of `files`: the registries it defines (a range of `registries`).
+    pub spans: Vec<std::ops::Range<u32>>,
+    /// Per file of `files`: its identity and content hash when it was read.
+    pub stamps: Vec<FileStamp>,
+}
+
+impl Zone {
+    /// The registry named `name` (lower case): its position and itself.
+    pub fn registry(&self, name: &str) -> Option<(usize, &Registry)> {
+        let r = self.index.find(&self.registries, name.as_bytes())?;
+        Some((r, &self.registries[r]))
+    }
+
+    /// The file that defines registry `r`.
+    pub fn source_of(&self, r: usize) -> &Path {
+        let r = r as u32;
+        let f = self.spans.partition_point(|s| s.end <= r);
+        self.files.get(f).unwrap_or(&self.files[0])
+    }
 }
 
 /// A signed zone's `dnssec:` settings, checked: the key file parses as a signing key.
@@ -182,8 +213,8 @@ pub use spec::GlobalAnswerSpec as GlobalAnswer;
 pub struct Registry {
     /// First label, lower-case.
     pub name: String,
-    /// Which of the zone's [`Zone::files`] defines it.
-    pub source: u32,
+    /// Line and column of its name in the file that defines it ([`Zone::source_of`]).
+    pub at: (u32, u32),
     /// Stable hash of the name, mixed into client subnet keys.
     pub seed: u64,
     /// Index into `replicas` of the home region's replica.

@@ -6,24 +6,44 @@ use super::spec::{
 };
 use super::values::{cidr, is_label, parse_net};
 use super::{
-    Addresses, DnssecSettings, GlobalAnswer, NameServer, ProbePolicy, RegionCatalog, Registry,
-    Replica, Routing, Soa, View, ViewRegistry, Zone,
+    Addresses, DnssecSettings, FileStamp, GlobalAnswer, NameServer, ProbePolicy, RegionCatalog,
+    Registry, RegistryIndex, Replica, Routing, Soa, View, ViewRegistry, Zone,
 };
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
+use std::sync::Arc;
 
 /// Largest TTL accepted anywhere (one day).
 pub const MAX_TTL: u32 = 86_400;
 
-/// The registries of a zone's `<zone>.d/*.yaml` files, each with its file, in name order.
-pub type Parts = Vec<(PathBuf, Vec<RegistrySpec>)>;
+/// The registries of a zone's `<zone>.d/*.yaml` files, a file each, in name order.
+pub type Parts = Vec<Part>;
+
+/// The registries of one file.
+pub struct Part {
+    /// The file.
+    pub path: PathBuf,
+    /// Its identity and content hash as read.
+    pub stamp: FileStamp,
+    /// What it holds.
+    pub content: PartContent,
+}
+
+/// A file's registries: as written, or as validated before (the file is unchanged).
+pub enum PartContent {
+    /// To be checked.
+    Specs(Vec<RegistrySpec>),
+    /// Checked by an earlier load, with the same region catalogue and probe policies.
+    Built(Vec<Arc<Registry>>),
+}
 
 /// Checks a zone file and its part files; returns the zone only when none of them had a
 /// problem.
 pub fn build_zone(
     dir: &std::path::Path,
     file: ZoneFile,
+    zone_stamp: FileStamp,
     parts: Parts,
     regions: &RegionCatalog,
     policies: &BTreeMap<String, ProbePolicy>,
@@ -59,56 +79,67 @@ pub fn build_zone(
     }
 
     // The zone file's registries, then each part file's, every problem at its own file.
-    let mut files = vec![p.path().to_path_buf()];
-    let mut registries: Vec<Registry> = Vec::new();
-    let mut first: HashMap<String, (usize, u64, u64)> = HashMap::new();
-    let sources = std::iter::once((files[0].clone(), file.registries)).chain(parts);
-    for (source, (path, specs)) in sources.enumerate() {
-        if source > 0 {
-            files.push(path.clone());
-        }
-        let mut q = Problems::new(&path, &mut *p.found);
-        for spec in specs {
-            let name = spec.name.clone();
-            let Some(mut r) = build_registry(spec, regions, policies, &mut q) else {
-                continue;
-            };
-            r.source = source as u32;
-            let at = name.referenced;
-            match first.entry(r.name.clone()) {
-                std::collections::hash_map::Entry::Occupied(e) => {
-                    let (f, line, column) = *e.get();
-                    let place = if f == source {
-                        format!("line {line}")
-                    } else {
-                        format!("{}:{line}:{column}", files[f].display())
-                    };
-                    q.at(
-                        &name,
-                        format!("registry {} is defined twice (first at {place})", r.name),
-                    );
-                }
-                std::collections::hash_map::Entry::Vacant(e) => {
-                    e.insert((source, at.line(), at.column()));
+    let zone_part = Part {
+        path: p.path().to_path_buf(),
+        stamp: zone_stamp,
+        content: PartContent::Specs(file.registries),
+    };
+    let mut files = Vec::with_capacity(parts.len() + 1);
+    let mut spans = Vec::with_capacity(parts.len() + 1);
+    let mut stamps = Vec::with_capacity(parts.len() + 1);
+    let mut registries: Vec<Arc<Registry>> = Vec::new();
+    for part in std::iter::once(zone_part).chain(parts) {
+        let start = registries.len() as u32;
+        match part.content {
+            PartContent::Built(built) => registries.extend(built),
+            PartContent::Specs(specs) => {
+                let mut q = Problems::new(&part.path, &mut *p.found);
+                registries.reserve(specs.len());
+                for spec in specs {
+                    let at = spec.name.referenced;
+                    if let Some(mut r) = build_registry(spec, regions, policies, &mut q) {
+                        r.at = (at.line() as u32, at.column() as u32);
+                        registries.push(Arc::new(r));
+                    }
                 }
             }
-            if registries.len() == super::MAX_REGISTRIES_PER_ZONE {
-                q.at(
-                    &name,
-                    format!(
-                        "zone {zone} has more than {} registries, the most one zone holds",
-                        super::MAX_REGISTRIES_PER_ZONE
-                    ),
-                );
-            }
-            registries.push(r);
         }
+        spans.push(start..registries.len() as u32);
+        files.push(part.path);
+        stamps.push(part.stamp);
+    }
+    let (index, duplicates) = RegistryIndex::build(&registries);
+    let file_of = |r: usize| files[spans.partition_point(|s| s.end as usize <= r)].as_path();
+    for (later, first) in duplicates {
+        let (a, b) = (&registries[later], &registries[first]);
+        let place = if file_of(later) == file_of(first) {
+            format!("line {}", b.at.0)
+        } else {
+            format!("{}:{}:{}", file_of(first).display(), b.at.0, b.at.1)
+        };
+        p.found.push(ConfigError::at(
+            file_of(later),
+            a.at.0.into(),
+            a.at.1.into(),
+            format!("registry {} is defined twice (first at {place})", a.name),
+        ));
+    }
+    if let Some(over) = registries.get(super::MAX_REGISTRIES_PER_ZONE) {
+        p.found.push(ConfigError::at(
+            file_of(super::MAX_REGISTRIES_PER_ZONE),
+            over.at.0.into(),
+            over.at.1.into(),
+            format!(
+                "zone {zone} has more than {} registries, the most one zone holds",
+                super::MAX_REGISTRIES_PER_ZONE
+            ),
+        ));
     }
     let mut views = Vec::new();
     let mut view_clients = Vec::new();
     for spec in file.views {
         let clients = spec.clients.clone();
-        if let Some(v) = build_view(spec, &registries, regions, p) {
+        if let Some(v) = build_view(spec, &registries, &index, regions, p) {
             views.push(v);
             view_clients.push(clients);
         }
@@ -118,6 +149,9 @@ pub fn build_zone(
     (p.found.len() == before).then_some(Zone {
         dnssec,
         files,
+        spans,
+        stamps,
+        index,
         name: zone,
         ttl: file.ttl.value,
         soa,
@@ -324,7 +358,7 @@ fn build_registry(
     let home = home?;
     Some(Registry {
         seed: crate::hash::replica_seed(&name),
-        source: 0,
+        at: (1, 1),
         name,
         home,
         regional_endpoints: spec.regional_endpoints,
@@ -344,7 +378,8 @@ fn build_registry(
 
 fn build_view(
     spec: ViewSpec,
-    registries: &[Registry],
+    registries: &[Arc<Registry>],
+    index: &RegistryIndex,
     regions: &RegionCatalog,
     p: &mut Problems<'_>,
 ) -> Option<View> {
@@ -371,7 +406,8 @@ fn build_view(
     };
     let mut out = HashMap::new();
     for (reg_name, vr) in &spec.registries {
-        let Some(registry) = registries.iter().find(|r| r.name == reg_name.value) else {
+        let found = index.find(registries, reg_name.value.as_bytes());
+        let Some(registry) = found.map(|r| &registries[r]) else {
             p.at(
                 reg_name,
                 format!(

@@ -18,43 +18,71 @@ const MAX_NODES: usize = 9 * 1024 * 1024;
 pub fn parse_file<T: DeserializeOwned>(path: &Path, found: &mut Vec<ConfigError>) -> Option<T> {
     let text = match read_text(path) {
         Ok(t) => t,
-        Err((whole, message)) => {
-            found.push(if whole {
-                ConfigError::at(path, 1, 1, message)
-            } else {
-                ConfigError::file(path, message)
-            });
+        Err(e) => {
+            found.push(e.at(path));
             return None;
         }
     };
+    parse_text(path, &text, found)
+}
+
+/// Why a file could not be read.
+pub struct ReadError {
+    /// True when the file is over the size limit (reported at 1:1), else a failed read.
+    whole: bool,
+    message: String,
+}
+
+impl ReadError {
+    /// The error, located at `path`.
+    pub fn at(self, path: &Path) -> ConfigError {
+        if self.whole {
+            ConfigError::at(path, 1, 1, self.message)
+        } else {
+            ConfigError::file(path, self.message)
+        }
+    }
+}
+
+/// Deserializes the text of one YAML file read from `path`, recording a located error on
+/// failure.
+pub fn parse_text<T: DeserializeOwned>(
+    path: &Path,
+    text: &str,
+    found: &mut Vec<ConfigError>,
+) -> Option<T> {
     let mut budget = serde_saphyr::Budget::default();
     budget.max_nodes = MAX_NODES;
     budget.max_events = 2 * MAX_NODES;
     let mut options = serde_saphyr::Options::default();
     options.budget = Some(budget);
-    match serde_saphyr::from_str_with_options::<T>(&text, options) {
+    match serde_saphyr::from_str_with_options::<T>(text, options) {
         Ok(v) => Some(v),
         Err(e) => {
-            found.push(yaml_error(path, &text, &e));
+            found.push(yaml_error(path, text, &e));
             None
         }
     }
 }
 
-/// The file's text; on failure whether the limit (true) or the reading failed, and why.
-fn read_text(path: &Path) -> Result<String, (bool, String)> {
-    let meta = std::fs::metadata(path).map_err(|e| (false, format!("cannot read: {e}")))?;
+/// The file's text, within the size limit.
+pub fn read_text(path: &Path) -> Result<String, ReadError> {
+    let failed = |e: std::io::Error| ReadError {
+        whole: false,
+        message: format!("cannot read: {e}"),
+    };
+    let meta = std::fs::metadata(path).map_err(failed)?;
     if meta.len() > MAX_FILE_BYTES {
-        return Err((
-            true,
-            format!(
+        return Err(ReadError {
+            whole: true,
+            message: format!(
                 "the file is {} bytes; one configuration file holds at most {MAX_FILE_BYTES} \
                  (16 MiB): spread a zone's registries over zones/<zone>.d/*.yaml",
                 meta.len()
             ),
-        ));
+        });
     }
-    std::fs::read_to_string(path).map_err(|e| (false, format!("cannot read: {e}")))
+    std::fs::read_to_string(path).map_err(failed)
 }
 
 /// Turns a YAML error into a located one-line error in plain words.

@@ -1,7 +1,7 @@
 //! The records of each kind of name, negative answers and TTLs.
 
 use super::global;
-use super::names::Entry;
+use super::names::{Entry, NameBuf, write_replica_name};
 use super::wire::{Response, rcode, rtype};
 use crate::config::{Addresses, GlobalAnswer, Registry, Zone};
 use crate::health::HealthState;
@@ -340,7 +340,8 @@ fn public_global(
         }
         GlobalAnswer::Cname => {
             let names = &ctx.snap.names.zones[ctx.zone_index];
-            let target = &names.regional[registry][replica];
+            let mut buf: NameBuf = [0; 512];
+            let target = write_replica_name(&mut buf, reg, replica, b"geo", &names.apex);
             // The question (at offset 12) is the global name: the registry's label, then the
             // apex, which the regional target ends with too.
             let apex_at = 12 + ctx.qname.len() - names.apex.len();

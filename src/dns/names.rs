@@ -1,7 +1,9 @@
-//! The name index: every name that exists in every zone, keyed by its lower-case wire form,
-//! with the wire forms the answers need precomputed. Built once per configuration.
+//! The name index: which name of which zone a query asks for, read from the name's shape
+//! (`R`, `R.<region>.geo`, `R.<region>.data` below an apex) and the zone's registry index, so
+//! it holds no string per name and costs nothing per registry to build. Name server hosts (a
+//! few) sit in a small table.
 
-use crate::config::{Config, Zone};
+use crate::config::{Config, Registry, Zone};
 use crate::dns::wire::to_wire;
 use std::collections::HashMap;
 
@@ -49,160 +51,242 @@ pub struct ZoneNames {
     pub rname: Vec<u8>,
     /// NS targets, in config order.
     pub nameservers: Vec<Vec<u8>>,
-    /// `[registry][replica]` → regional name.
-    pub regional: Vec<Vec<Vec<u8>>>,
+    /// In-zone name server hosts and their empty non-terminals (whole wire names).
+    hosts: HashMap<Box<[u8]>, Entry>,
+    /// Per catalogue region: some registry has a regional name there (`<region>.geo` exists).
+    geo: Vec<bool>,
+    /// Per catalogue region: some registry has a data name there (`<region>.data` exists).
+    data: Vec<bool>,
 }
-
-/// FNV-1a for the name table: a fixed table that queries only read (nothing a client sends is
-/// inserted, so there is no flooding to defend against), hashed much faster than SipHash.
-#[derive(Default)]
-pub struct NameHasher(u64);
-
-impl std::hash::Hasher for NameHasher {
-    fn write(&mut self, bytes: &[u8]) {
-        let mut h = if self.0 == 0 {
-            0xcbf2_9ce4_8422_2325
-        } else {
-            self.0
-        };
-        for &b in bytes {
-            h ^= u64::from(b);
-            h = h.wrapping_mul(0x0000_0100_0000_01b3);
-        }
-        self.0 = h;
-    }
-    fn finish(&self) -> u64 {
-        self.0
-    }
-}
-
-type NameMap = HashMap<Box<[u8]>, (usize, Entry), std::hash::BuildHasherDefault<NameHasher>>;
 
 /// All names of all zones.
 #[derive(Debug, Default)]
 pub struct NameIndex {
-    entries: NameMap,
     /// Per zone, in config order.
     pub zones: Vec<ZoneNames>,
+    /// The catalogue's region names, in catalogue order.
+    regions: Vec<Box<[u8]>>,
 }
+
+/// Room for any name written by [`write_replica_name`] (longer than a legal name, so a configuration
+/// whose names would be too long cannot overrun it).
+pub type NameBuf = [u8; 512];
+
+/// The two kinds of replica names.
+const GEO: &[u8] = b"geo";
+const DATA: &[u8] = b"data";
 
 impl NameIndex {
     /// Indexes every name of the configuration.
     pub fn build(config: &Config) -> Self {
-        let mut index = Self::default();
-        for (z, zone) in config.zones.iter().enumerate() {
-            index.add_zone(z, zone);
-        }
-        index
+        let regions = config.regions.regions.len();
+        let zones = config
+            .zones
+            .iter()
+            .map(|zone| {
+                let mut names = ZoneNames {
+                    apex: to_wire(&zone.name),
+                    mname: to_wire(&zone.soa.mname),
+                    rname: to_wire(&zone.soa.rname),
+                    nameservers: zone.nameservers.iter().map(|n| to_wire(&n.name)).collect(),
+                    hosts: HashMap::new(),
+                    geo: vec![false; regions],
+                    data: vec![false; regions],
+                };
+                for reg in &zone.registries {
+                    for rep in &reg.replicas {
+                        names.geo[rep.region_index] |= reg.regional_endpoints;
+                        names.data[rep.region_index] |= reg.data_endpoints;
+                    }
+                }
+                for (n, ns) in zone.nameservers.iter().enumerate() {
+                    if crate::config::is_within(&ns.name, &zone.name) && !ns.addresses.is_empty() {
+                        names.add_host(&to_wire(&ns.name), Entry::Host { nameserver: n });
+                    }
+                }
+                names
+            })
+            .collect();
+        let regions = config
+            .regions
+            .regions
+            .iter()
+            .map(|r| r.name.as_bytes().into())
+            .collect();
+        Self { zones, regions }
     }
 
-    fn add_zone(&mut self, z: usize, zone: &Zone) {
-        let name = |parts: &[&str]| {
-            let mut s = parts.join(".");
-            s.push('.');
-            s.push_str(&zone.name);
-            s
-        };
-        self.insert(z, &zone.name, Entry::Apex);
-        for (n, ns) in zone.nameservers.iter().enumerate() {
-            if crate::config::is_within(&ns.name, &zone.name) && !ns.addresses.is_empty() {
-                self.insert(z, &ns.name, Entry::Host { nameserver: n });
+    /// Whether `flags` (per catalogue region) is set for the region labelled `label`.
+    fn region_flag(&self, flags: &[bool], label: &[u8]) -> bool {
+        let at = self.regions.iter().position(|r| &r[..] == label);
+        at.is_some_and(|i| flags[i])
+    }
+
+    /// The zone whose apex is the name or its nearest ancestor among the apexes.
+    fn zone_of(&self, wire: &[u8]) -> Option<usize> {
+        let mut i = 0;
+        loop {
+            let rest = wire.get(i..)?;
+            if let Some(z) = self.zones.iter().position(|z| z.apex == rest) {
+                return Some(z);
+            }
+            match rest.first() {
+                Some(0) | None => return None,
+                Some(&len) => i += 1 + len as usize,
             }
         }
-        let mut regional = Vec::new();
+    }
+
+    /// The entry of a lower-case wire name; `zones` is the configuration's zones.
+    pub fn get(&self, zones: &[Zone], wire: &[u8]) -> Option<(usize, Entry)> {
+        let z = self.zone_of(wire)?;
+        let names = &self.zones[z];
+        let zone = &zones[z];
+        let relative = &wire[..wire.len() - names.apex.len()];
+        if relative.is_empty() {
+            return Some((z, Entry::Apex));
+        }
+        let mut labels = [&[][..]; 3];
+        let mut count = 0;
+        let mut i = 0;
+        while i < relative.len() && count <= 3 {
+            let len = relative[i] as usize;
+            if count < 3 {
+                labels[count] = relative.get(i + 1..i + 1 + len)?;
+            }
+            count += 1;
+            i += 1 + len;
+        }
+        if let Some(entry) = registry_entry(zone, &labels[..count.min(3)], count) {
+            return Some((z, entry));
+        }
+        if let Some(&entry) = names.hosts.get(wire) {
+            return Some((z, entry));
+        }
+        // The empty non-terminals above replica names: `geo`, `<region>.geo` (and data).
+        let exists = match (count, labels) {
+            (1, [GEO, ..]) => names.geo.contains(&true),
+            (1, [DATA, ..]) => names.data.contains(&true),
+            (2, [region, GEO, _]) => self.region_flag(&names.geo, region),
+            (2, [region, DATA, _]) => self.region_flag(&names.data, region),
+            _ => false,
+        };
+        exists.then_some((z, Entry::Empty))
+    }
+
+    /// The zone enclosing a name that does not exist: the nearest apex at or above it (a name
+    /// above or beside every apex has none and is refused).
+    pub fn enclosing_zone(&self, wire: &[u8]) -> Option<usize> {
+        self.zone_of(wire)
+    }
+
+    /// Every name of a zone (wire form, lower case) with its entry, in no particular order
+    /// (built on demand: for the signature warm-up and tests, not for queries).
+    pub fn names_of(&self, zones: &[Zone], z: usize) -> Vec<(Vec<u8>, Entry)> {
+        let names = &self.zones[z];
+        let zone = &zones[z];
+        let mut out = vec![(names.apex.clone(), Entry::Apex)];
+        let mut seen: std::collections::HashSet<Vec<u8>> = Default::default();
+        let mut push = |out: &mut Vec<(Vec<u8>, Entry)>, name: Vec<u8>, entry| {
+            if seen.insert(name.clone()) {
+                out.push((name, entry));
+            }
+        };
+        let mut buf: NameBuf = [0; 512];
         for (r, reg) in zone.registries.iter().enumerate() {
-            self.insert(z, &name(&[&reg.name]), Entry::Global { registry: r });
-            let mut names = Vec::new();
-            for (p, rep) in reg.replicas.iter().enumerate() {
-                let geo = name(&[&reg.name, &rep.region, "geo"]);
-                names.push(to_wire(&geo));
+            let global = Entry::Global { registry: r };
+            push(
+                &mut out,
+                [&[reg.name.len() as u8], reg.name.as_bytes(), &names.apex].concat(),
+                global,
+            );
+            for p in 0..reg.replicas.len() {
+                let (registry, replica) = (r, p);
                 if reg.regional_endpoints {
-                    self.insert(
-                        z,
-                        &geo,
-                        Entry::Regional {
-                            registry: r,
-                            replica: p,
-                        },
-                    );
+                    let name = write_replica_name(&mut buf, reg, p, GEO, &names.apex).to_vec();
+                    push(&mut out, name, Entry::Regional { registry, replica });
                 }
                 if reg.data_endpoints {
-                    let data = name(&[&reg.name, &rep.region, "data"]);
-                    self.insert(
-                        z,
-                        &data,
-                        Entry::Data {
-                            registry: r,
-                            replica: p,
-                        },
-                    );
+                    let name = write_replica_name(&mut buf, reg, p, DATA, &names.apex).to_vec();
+                    push(&mut out, name, Entry::Data { registry, replica });
                 }
             }
-            regional.push(names);
         }
-        self.zones.push(ZoneNames {
-            apex: to_wire(&zone.name),
-            mname: to_wire(&zone.soa.mname),
-            rname: to_wire(&zone.soa.rname),
-            nameservers: zone.nameservers.iter().map(|n| to_wire(&n.name)).collect(),
-            regional,
-        });
+        for (wire, &entry) in &names.hosts {
+            push(&mut out, wire.to_vec(), entry);
+        }
+        for (kind, flags) in [(GEO, &names.geo), (DATA, &names.data)] {
+            let parent = [&[kind.len() as u8], kind, &names.apex[..]].concat();
+            if flags.contains(&true) {
+                push(&mut out, parent.clone(), Entry::Empty);
+            }
+            for (region, _) in flags.iter().enumerate().filter(|(_, f)| **f) {
+                let label = &self.regions[region];
+                let name = [&[label.len() as u8], &label[..], &parent].concat();
+                push(&mut out, name, Entry::Empty);
+            }
+        }
+        out
     }
+}
 
-    /// Adds a name and marks its ancestors below the zone apex as empty non-terminals. The
-    /// apex's own ancestors (the parent zone and above) are not ours and are never indexed.
-    fn insert(&mut self, zone: usize, name: &str, entry: Entry) {
-        let wire = to_wire(name);
-        self.entries
-            .insert(wire.clone().into_boxed_slice(), (zone, entry));
-        if entry == Entry::Apex {
-            return;
-        }
+impl ZoneNames {
+    /// Adds a name server host and marks its ancestors below the apex as empty non-terminals.
+    fn add_host(&mut self, wire: &[u8], entry: Entry) {
+        self.hosts.insert(wire.into(), entry);
         let mut i = 0;
         while wire[i] != 0 {
             i += 1 + wire[i] as usize;
             let parent = &wire[i..];
-            match self.entries.get(parent) {
-                // The apex (inserted first) or an existing name: everything up to the apex is
-                // in place already only at the apex; an existing name below it continues.
-                Some((z, Entry::Apex)) if *z == zone => break,
-                Some(_) => continue,
-                None if parent == [0] => break,
-                None => {
-                    self.entries
-                        .insert(parent.to_vec().into_boxed_slice(), (zone, Entry::Empty));
-                }
+            if parent == self.apex.as_slice() {
+                break;
             }
+            self.hosts.entry(parent.into()).or_insert(Entry::Empty);
         }
     }
+}
 
-    /// Looks a lower-case wire name up exactly.
-    /// Every name of a zone (wire form, lower case) with its entry.
-    pub fn names_of(&self, zone: usize) -> impl Iterator<Item = (&[u8], Entry)> {
-        self.entries
-            .iter()
-            .filter(move |(_, (z, _))| *z == zone)
-            .map(|(name, (_, entry))| (&name[..], *entry))
-    }
-
-    /// The entry of a lower-case wire name.
-    pub fn get(&self, wire: &[u8]) -> Option<(usize, Entry)> {
-        self.entries.get(wire).copied()
-    }
-
-    /// The zone enclosing a name that does not exist: the nearest existing ancestor's zone
-    /// (every indexed name is at or below an apex, so a name above or beside every apex has
-    /// none and is refused).
-    pub fn enclosing_zone(&self, wire: &[u8]) -> Option<usize> {
-        let mut i = 0;
-        while i < wire.len() && wire[i] != 0 {
-            i += 1 + wire[i] as usize;
-            if let Some((z, _)) = self.entries.get(&wire[i.min(wire.len())..]) {
-                return Some(*z);
+/// A registry's global name (`[R]`) or replica name (`[R, region, geo|data]`).
+fn registry_entry(zone: &Zone, labels: &[&[u8]], count: usize) -> Option<Entry> {
+    let registry = zone.index.find(&zone.registries, labels.first()?)?;
+    let reg = &zone.registries[registry];
+    match (count, labels) {
+        (1, _) => Some(Entry::Global { registry }),
+        (3, [_, region, kind]) => {
+            let replica = reg
+                .replicas
+                .iter()
+                .position(|p| p.region.as_bytes() == *region)?;
+            match *kind {
+                GEO if reg.regional_endpoints => Some(Entry::Regional { registry, replica }),
+                DATA if reg.data_endpoints => Some(Entry::Data { registry, replica }),
+                _ => None,
             }
         }
-        None
+        _ => None,
     }
+}
+
+/// Writes a replica's regional (`kind` = `geo`) or data name into `buf`: the registry's label,
+/// the region's, the kind, then the apex.
+pub fn write_replica_name<'b>(
+    buf: &'b mut NameBuf,
+    reg: &Registry,
+    replica: usize,
+    kind: &[u8],
+    apex: &[u8],
+) -> &'b [u8] {
+    let region = reg.replicas[replica].region.as_bytes();
+    let mut at = 0;
+    for label in [reg.name.as_bytes(), region, kind] {
+        let label = &label[..label.len().min(63)];
+        buf[at] = label.len() as u8;
+        buf[at + 1..at + 1 + label.len()].copy_from_slice(label);
+        at += 1 + label.len();
+    }
+    let apex = &apex[..apex.len().min(buf.len() - at)];
+    buf[at..at + apex.len()].copy_from_slice(apex);
+    &buf[..at + apex.len()]
 }
 
 #[cfg(test)]

@@ -9,7 +9,7 @@
 
 use super::sign::presign;
 use crate::config::{Addresses, GlobalAnswer};
-use crate::dns::names::Entry;
+use crate::dns::names::{Entry, NameBuf, write_replica_name};
 use crate::dns::wire::{build_dnssec_query, name_text, rtype};
 use crate::dns::{Request, Transport, handle};
 use crate::state::Serving;
@@ -58,7 +58,7 @@ pub fn warm(serving: &Serving) -> Warmed {
         .enumerate()
         .filter(|(z, _)| snap.zones[*z].signing.is_some())
         .map(|(z, zone)| {
-            let names = snap.names.names_of(z).count();
+            let names = snap.names.names_of(&snap.config.zones, z).len();
             let replicas: usize = zone.registries.iter().map(|r| r.replicas.len()).sum();
             names * 3 * (1 + zone.views.len()) + replicas * 4 + 8
         })
@@ -76,11 +76,7 @@ pub fn warm(serving: &Serving) -> Warmed {
                 .filter_map(|v| v.clients.first())
                 .map(|n| n.network()),
         );
-        let names: Vec<(Vec<u8>, Entry)> = snap
-            .names
-            .names_of(z)
-            .map(|(n, e)| (n.to_vec(), e))
-            .collect();
+        let names: Vec<(Vec<u8>, Entry)> = snap.names.names_of(&snap.config.zones, z);
         for (name, entry) in &names {
             // TXT stands for any type that is not there: its NODATA answer.
             let mut qtypes = vec![rtype::A, rtype::AAAA, TXT];
@@ -103,13 +99,15 @@ pub fn warm(serving: &Serving) -> Warmed {
         }
         // The global name's answer for every replica, at both TTLs.
         let zone_names = &snap.names.zones[z];
-        for (r, reg) in zone.registries.iter().enumerate() {
+        for reg in &zone.registries {
             let global = crate::dns::wire::to_wire(&format!("{}.{}", reg.name, zone.name));
             for ttl in [reg.ttl_global, reg.ttl_suspect] {
                 for (i, rep) in reg.replicas.iter().enumerate() {
                     match reg.global_answer {
                         GlobalAnswer::Cname => {
-                            let target = &zone_names.regional[r][i];
+                            let mut buf: NameBuf = [0; 512];
+                            let target =
+                                write_replica_name(&mut buf, reg, i, b"geo", &zone_names.apex);
                             presign(signing, &global, rtype::CNAME, ttl, &[target]);
                         }
                         GlobalAnswer::Address => {

@@ -116,11 +116,12 @@ fn targets(config: &Config, user_agent: &str) -> Result<Vec<Target>, String> {
     for zone in &config.zones {
         for reg in &zone.registries {
             for rep in &reg.replicas {
-                let policy = config
-                    .policies
-                    .get(&rep.probe)
-                    .cloned()
-                    .unwrap_or_else(ProbePolicy::standard);
+                let policy = config.policies.get(&rep.probe);
+                // Not probed: no target (and nothing built for it, however large the zone).
+                if policy.is_some_and(|p| p.kind == ProbeKindSpec::None) {
+                    continue;
+                }
+                let policy = policy.cloned().unwrap_or_else(ProbePolicy::standard);
                 let host = format!("{}.{}.geo.{}", reg.name, rep.region, zone.name);
                 let url = if rep.probe_url.is_empty() {
                     format!("{}://{host}{}", policy.scheme, policy.path)
@@ -640,28 +641,56 @@ fn build_state(
             .and_then(|(_, at)| at.duration_since(SystemTime::UNIX_EPOCH).ok())
             .map(|d| d.as_millis() as u64)
     };
+    let health = |shared: Option<bool>, rec: Option<&Record>| match (shared, rec) {
+        (Some(down), rec) => Some(ReplicaHealth {
+            down,
+            suspect: !down && rec.is_some_and(|r| r.machine.suspect()),
+            recovered_at_ms: rec.and_then(recovered),
+        }),
+        (None, Some(rec)) => Some(ReplicaHealth {
+            down: rec.machine.health() == Health::Down,
+            suspect: rec.machine.suspect(),
+            recovered_at_ms: recovered(rec),
+        }),
+        (None, None) => None,
+    };
     let mut state = HealthState::from_config(config);
-    for (z, zone) in config.zones.iter().enumerate() {
-        for (r, reg) in zone.registries.iter().enumerate() {
-            for (i, rep) in reg.replicas.iter().enumerate() {
-                let key =
-                    TargetKey::Replica(zone.name.clone(), reg.name.clone(), rep.region.clone());
-                let shared = fleet.and_then(|f| f.down(&key));
-                let rec = records.get(&key);
-                let health = match (shared, rec) {
-                    (Some(down), rec) => ReplicaHealth {
-                        down,
-                        suspect: !down && rec.is_some_and(|r| r.machine.suspect()),
-                        recovered_at_ms: rec.and_then(recovered),
-                    },
-                    (None, Some(rec)) => ReplicaHealth {
-                        down: rec.machine.health() == Health::Down,
-                        suspect: rec.machine.suspect(),
-                        recovered_at_ms: recovered(rec),
-                    },
-                    (None, None) => continue,
+    match fleet {
+        // The fleet may have a verdict on any replica: every one is looked at.
+        Some(fleet) => {
+            for (z, zone) in config.zones.iter().enumerate() {
+                for (r, reg) in zone.registries.iter().enumerate() {
+                    for (i, rep) in reg.replicas.iter().enumerate() {
+                        let key = TargetKey::Replica(
+                            zone.name.clone(),
+                            reg.name.clone(),
+                            rep.region.clone(),
+                        );
+                        if let Some(h) = health(fleet.down(&key), records.get(&key)) {
+                            state = state.with_replica((z, r, i), h);
+                        }
+                    }
+                }
+            }
+        }
+        // Alone, only the replicas with a probe record have other than the default.
+        None => {
+            for (key, rec) in records {
+                let TargetKey::Replica(zone, registry, region) = key else {
+                    continue;
                 };
-                state = state.with_replica((z, r, i), health);
+                let Some(z) = config.zones.iter().position(|c| c.name == *zone) else {
+                    continue;
+                };
+                let Some((r, reg)) = config.zones[z].registry(registry) else {
+                    continue;
+                };
+                let Some(i) = reg.replicas.iter().position(|p| p.region == *region) else {
+                    continue;
+                };
+                if let Some(h) = health(None, Some(rec)) {
+                    state = state.with_replica((z, r, i), h);
+                }
             }
         }
     }

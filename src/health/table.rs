@@ -1,11 +1,13 @@
 //! The health table: an immutable [`HealthState`], replaced whole on change, always paired with
 //! the configuration it is indexed for (`state::Serving`).
 //!
-//! Dense, in configuration order: a replica's entry is two index reads away (no hashing on the
-//! query path). The prober builds a new state on every change of health or suspicion; regions
+//! Sparse: only replicas whose entry differs from healthy are held, by packed id (a table of a
+//! million healthy registries is empty). The prober builds a new state on every change of health or suspicion; regions
 //! marked down in `probes/regions.yaml` are unhealthy for every registry.
 
 use crate::config::Config;
+use std::collections::HashMap;
+use std::hash::BuildHasherDefault;
 
 /// Identifies a replica within one configuration: (zone, registry, replica) indexes.
 pub type ReplicaId = (usize, usize, usize);
@@ -24,27 +26,41 @@ pub struct ReplicaHealth {
 /// One consistent view of health.
 #[derive(Debug, Default)]
 pub struct HealthState {
-    /// `[zone][registry]` → (index of the registry's first replica in `replicas`, replicas).
-    spans: Vec<Vec<(usize, usize)>>,
-    replicas: Vec<ReplicaHealth>,
+    /// The replicas whose entry is not the default (healthy, unsuspected, never recovered), by
+    /// [`packed`] id: a zone of a million registries with every replica healthy holds nothing
+    /// here, and a query that finds the table empty does not look.
+    replicas: HashMap<u64, ReplicaHealth, BuildHasherDefault<IdHasher>>,
     region_down: Vec<bool>,
     /// When each region's probe last came back up (Unix time, ms).
     region_recovered_at_ms: Vec<Option<u64>>,
 }
 
+/// A replica id as one number: zone (16 bits), registry (32), replica (16).
+fn packed((z, r, i): ReplicaId) -> u64 {
+    ((z as u64) << 48) | ((r as u64 & 0xffff_ffff) << 16) | (i as u64 & 0xffff)
+}
+
+/// Hashes a packed id with one bijective mix (ids are distinct numbers; no string is hashed).
+#[derive(Default)]
+pub struct IdHasher(u64);
+
+impl std::hash::Hasher for IdHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = crate::hash::mix64(self.0 ^ u64::from(b));
+        }
+    }
+    fn write_u64(&mut self, v: u64) {
+        self.0 = crate::hash::mix64(v);
+    }
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
 impl HealthState {
     /// Every replica healthy; regions down as the operator file says.
     pub fn from_config(config: &Config) -> Self {
-        let mut spans = Vec::with_capacity(config.zones.len());
-        let mut count = 0;
-        for zone in &config.zones {
-            let mut zone_spans = Vec::with_capacity(zone.registries.len());
-            for reg in &zone.registries {
-                zone_spans.push((count, reg.replicas.len()));
-                count += reg.replicas.len();
-            }
-            spans.push(zone_spans);
-        }
         let region_down = config
             .regions
             .regions
@@ -52,23 +68,18 @@ impl HealthState {
             .map(|r| config.region_health.down.contains_key(&r.name))
             .collect();
         Self {
-            spans,
-            replicas: vec![ReplicaHealth::default(); count],
+            replicas: HashMap::default(),
             region_down,
             region_recovered_at_ms: vec![None; config.regions.regions.len()],
         }
     }
 
-    /// The index of a replica's entry, when the id belongs to this table's configuration.
-    fn index(&self, (z, r, i): ReplicaId) -> Option<usize> {
-        let &(start, len) = self.spans.get(z)?.get(r)?;
-        (i < len).then_some(start + i)
-    }
-
-    /// Sets one replica's entry (an id outside the configuration is ignored).
+    /// Sets one replica's entry (ids are those of the configuration this table is paired with).
     pub fn with_replica(mut self, id: ReplicaId, health: ReplicaHealth) -> Self {
-        if let Some(at) = self.index(id) {
-            self.replicas[at] = health;
+        if health == ReplicaHealth::default() {
+            self.replicas.remove(&packed(id));
+        } else {
+            self.replicas.insert(packed(id), health);
         }
         self
     }
@@ -76,11 +87,14 @@ impl HealthState {
     /// Marks replicas down (used by the prober and by tests).
     pub fn with_unhealthy(mut self, ids: impl IntoIterator<Item = ReplicaId>) -> Self {
         for id in ids {
-            if let Some(at) = self.index(id) {
-                self.replicas[at].down = true;
-            }
+            self.replicas.entry(packed(id)).or_default().down = true;
         }
         self
+    }
+
+    /// How many replicas have an entry that is not the default.
+    pub fn entries(&self) -> usize {
+        self.replicas.len()
     }
 
     /// Marks regions down (a failing region probe), by catalogue index.
@@ -103,9 +117,10 @@ impl HealthState {
 
     /// A replica's entry (healthy and unsuspected when the id is not in the table).
     pub fn replica(&self, id: ReplicaId) -> ReplicaHealth {
-        self.index(id)
-            .map(|at| self.replicas[at])
-            .unwrap_or_default()
+        if self.replicas.is_empty() {
+            return ReplicaHealth::default();
+        }
+        self.replicas.get(&packed(id)).copied().unwrap_or_default()
     }
 
     /// True when the replica itself is healthy (its region aside).

@@ -47,7 +47,7 @@ pub(super) fn replica(region: &str, lat: f64, lon: f64, routed: bool, weight: u3
 pub(super) fn registry(replicas: Vec<Replica>, fail_open: bool) -> Registry {
     Registry {
         name: "myregistry".into(),
-        source: 0,
+        at: (1, 1),
         seed: replica_seed("myregistry"),
         home: 0,
         regional_endpoints: true,

@@ -3,18 +3,19 @@
 //! load → validate → build → one atomic swap. On any error the old configuration keeps serving.
 
 use super::error::Error;
+use crate::config::{Identity, file_identity};
 use crate::health::prober::Prober;
 use crate::state::{Shared, Snapshot};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 use tokio::sync::watch;
 
 /// How often the files are looked at.
 const POLL: Duration = Duration::from_millis(200);
 
-/// One file's identity: path, inode, size and modification time (symlinks followed).
-pub type Fingerprint = Vec<(PathBuf, u64, u64, Option<SystemTime>)>;
+/// Every file's identity: path, then inode, size and modification time (symlinks followed).
+pub type Fingerprint = Vec<(PathBuf, Identity)>;
 
 /// The identity of every file in the configuration folder (and of `extra` files it names, such
 /// as cookie secrets), to notice changes.
@@ -42,13 +43,13 @@ pub fn fingerprint(dir: &Path, extra: &[PathBuf]) -> Fingerprint {
                         .file_name()
                         .and_then(|n| n.to_str())
                         .is_some_and(|n| !n.starts_with('.'));
-                    if let (true, Ok(m)) = (visible, std::fs::metadata(&part)) {
-                        out.push(identity(part, &m));
+                    if let (true, Some(id)) = (visible, file_identity(&part)) {
+                        out.push((part, id));
                     }
                 }
             }
-            if let Ok(m) = std::fs::metadata(&path) {
-                out.push(identity(path, &m));
+            if let Some(id) = file_identity(&path) {
+                out.push((path, id));
             }
         }
     }
@@ -61,21 +62,13 @@ pub fn fingerprint(dir: &Path, extra: &[PathBuf]) -> Fingerprint {
 /// Adds the identities of `files` (those that exist) to a fingerprint.
 pub fn with_files(mut fp: Fingerprint, files: impl IntoIterator<Item = PathBuf>) -> Fingerprint {
     for path in files {
-        if let Ok(m) = std::fs::metadata(&path) {
-            fp.push(identity(path, &m));
+        if let Some(id) = file_identity(&path) {
+            fp.push((path, id));
         }
     }
     fp.sort();
     fp.dedup();
     fp
-}
-
-fn identity(path: PathBuf, m: &std::fs::Metadata) -> (PathBuf, u64, u64, Option<SystemTime>) {
-    #[cfg(unix)]
-    let ino = std::os::unix::fs::MetadataExt::ino(m);
-    #[cfg(not(unix))]
-    let ino = 0;
-    (path, ino, m.len(), m.modified().ok())
 }
 
 /// Loads and validates the configuration and builds a snapshot of it.
@@ -84,21 +77,27 @@ pub fn load_snapshot(dir: &std::path::Path, generation: u64) -> Result<Snapshot,
     Snapshot::build(config, generation).map_err(Error::Geo)
 }
 
-/// Reloads the configuration now. Returns the new generation, or the errors (the old
-/// configuration keeps serving).
+/// Reloads the configuration now, reusing what the running one validated for every part file
+/// whose content is unchanged (with `trust_identity`, whose identity is unchanged: it is not
+/// read). Returns the new generation, or the errors (the old configuration keeps serving).
 pub fn reload(
     shared: &Shared,
     prober: &Arc<Prober>,
     stop: watch::Receiver<bool>,
+    trust_identity: bool,
 ) -> Result<u64, String> {
     let old = shared.snapshot();
     let result = (|| {
         let generation = old.generation + 1;
-        let snapshot = load_snapshot(&old.config.dir, generation).map_err(|e| match e {
-            // The errors themselves, one per line (each file:line:col).
-            Error::Config(errors) => errors.to_string(),
-            other => other.to_string(),
-        })?;
+        let config = crate::config::load_from(&old.config.dir, Some(&old.config), trust_identity)
+            .map_err(Error::Config);
+        let snapshot = config
+            .and_then(|c| Snapshot::build(c, generation).map_err(Error::Geo))
+            .map_err(|e| match e {
+                // The errors themselves, one per line (each file:line:col).
+                Error::Config(errors) => errors.to_string(),
+                other => other.to_string(),
+            })?;
         let lost: Vec<String> = old
             .config
             .zone_files
@@ -193,6 +192,7 @@ pub async fn watch(
             settled = again;
         }
         seen = settled;
-        let _ = reload(&shared, &prober, stop.clone());
+        // A signal (SIGHUP) reads every file again; a noticed change trusts unchanged identities.
+        let _ = reload(&shared, &prober, stop.clone(), !forced);
     }
 }

@@ -2,6 +2,7 @@
 //! client over real UDP/TCP sockets that decodes with hickory-proto, and .mmdb writers.
 #![allow(dead_code)]
 
+pub mod parts;
 pub mod skip;
 pub mod standin;
 #[allow(unused_imports)]

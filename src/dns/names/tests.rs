@@ -6,7 +6,7 @@ use crate::dns::wire::to_wire;
 
 /// Two zones sharing the parent `example.test`, one registry each (the first with a name server
 /// host inside the zone), loaded from real files.
-fn index() -> NameIndex {
+fn index() -> (NameIndex, Vec<crate::config::Zone>) {
     let dir = std::env::temp_dir().join(format!("georoute-names-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(dir.join("zones")).unwrap();
@@ -30,12 +30,12 @@ fn index() -> NameIndex {
     }
     let config = crate::config::load(&dir).unwrap();
     let _ = std::fs::remove_dir_all(&dir);
-    NameIndex::build(&config)
+    (NameIndex::build(&config), config.zones)
 }
 
 #[test]
 fn names_entries_and_enclosing_zones() {
-    let index = index();
+    let (index, zones) = index();
     let regional = Entry::Regional {
         registry: 0,
         replica: 0,
@@ -87,11 +87,11 @@ fn names_entries_and_enclosing_zones() {
     ];
     for (name, entry, zone) in table {
         let wire = to_wire(name);
-        assert_eq!(index.get(&wire), entry, "{name:?}");
+        assert_eq!(index.get(&zones, &wire), entry, "{name:?}");
         if entry.is_none() {
             assert_eq!(index.enclosing_zone(&wire), zone, "{name:?}");
         }
     }
     // The name server host outside every zone is not indexed at all.
-    assert_eq!(index.get(&to_wire("ns.other.test")), None);
+    assert_eq!(index.get(&zones, &to_wire("ns.other.test")), None);
 }

@@ -176,4 +176,59 @@ fn after_the_warm_up_a_query_needs_at_most_one_signature() {
         0,
         "every RRset stayed in the grown cache"
     );
+
+    // A zone too large to warm whole (forced here with a limit of 10 names): the apex and the
+    // global names are warm, with every answer the global name can give (each replica chosen
+    // in turn, by taking the others down); any other name costs one signature, once.
+    let mut zone = zone.replace("big.test", "large.test");
+    zone = zone.replace(
+        "dnssec: {key_file: zone.pem}",
+        "dnssec: {key_file: large.pem}",
+    );
+    let large = TestDir::with_zone(&zone);
+    large.write(
+        "large.pem",
+        &georoute::dnssec::key::generate("ed25519").unwrap(),
+    );
+    let serving = serving_of(&large);
+    let warmed = georoute::dnssec::warm::warm_with(&serving, 10);
+    eprintln!("large zone warmed: {warmed:?}");
+    assert!(
+        warmed.signatures > 2 * 200 * 10 && warmed.signatures < 12_000,
+        "{warmed:?}"
+    );
+    let snap = serving.snapshot.clone();
+    for r in (0..200).step_by(13) {
+        let name = format!("r{r}.large.test");
+        for chosen in 0..regions.len() {
+            let down = (0..regions.len())
+                .filter(|&i| i != chosen)
+                .map(|i| (0, r, i));
+            let health = HealthState::from_config(&snap.config).with_unhealthy(down);
+            let only = Serving::new(snap.clone(), Arc::new(health));
+            for qtype in [1, 28] {
+                let packet = query(&name, qtype, None);
+                assert_eq!(
+                    signatures_for(&only, &packet, "192.0.2.1", Transport::Tcp),
+                    0,
+                    "{name} {qtype} via {}",
+                    regions[chosen]
+                );
+            }
+        }
+        for region in regions {
+            for name in [
+                format!("r{r}.{region}.geo.large.test"),
+                format!("r{r}.{region}.data.large.test"),
+            ] {
+                for qtype in [1, 28, 16] {
+                    let packet = query(&name, qtype, None);
+                    let first = signatures_for(&serving, &packet, "192.0.2.1", Transport::Tcp);
+                    assert!(first <= 1, "{name} {qtype}: {first} signatures");
+                    let again = signatures_for(&serving, &packet, "192.0.2.1", Transport::Tcp);
+                    assert_eq!(again, 0, "{name} {qtype} cached");
+                }
+            }
+        }
+    }
 }

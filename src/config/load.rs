@@ -7,7 +7,7 @@ use super::spec::{
 };
 use super::stamp::{FileStamp, file_identity};
 use super::yaml::{parse_file, parse_text, read_text};
-use super::{Config, Registry, Zone, settings, validate};
+use super::{Config, RegionUse, Registry, Zone, settings, validate};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -74,6 +74,7 @@ pub fn load_from(
     let previous = previous.filter(|p| p.registry_context == registry_context && p.dir == dir);
 
     let mut zones = Vec::new();
+    let mut parts_read = (0, 0);
     let zone_paths = yaml_files(&dir.join("zones"), true, &mut found);
     orphan_parts(&dir.join("zones"), &zone_paths, &mut found);
     for path in &zone_paths {
@@ -98,9 +99,25 @@ pub fn load_from(
             continue;
         }
         let before = previous.and_then(|c| c.zones.iter().find(|z| z.files[0] == *path));
+        // Each file's place in the previous load (by name: path comparison is slow).
+        let places: std::collections::HashMap<&std::ffi::OsStr, usize> = before
+            .map(|z| z.files.iter().enumerate().map(|(i, f)| (f.as_os_str(), i)))
+            .into_iter()
+            .flatten()
+            .collect();
         let parts: validate::Parts = part_paths
             .into_iter()
-            .filter_map(|p| read_part(p, before, trust_identity, &mut found))
+            .filter_map(|p| {
+                let old = before.zip(places.get(p.as_os_str()).copied());
+                let (part, reused) =
+                    read_part(p, old, trust_identity, &regions, &policies, &mut found)?;
+                if reused {
+                    parts_read.1 += 1;
+                } else {
+                    parts_read.0 += 1;
+                }
+                Some(part)
+            })
             .collect();
         let identity = file_identity(path);
         let text = read_text(path).map_err(|e| found.push(e.at(path))).ok();
@@ -137,6 +154,7 @@ pub fn load_from(
         server,
         fleet,
         registry_context,
+        parts_read,
     })
 }
 
@@ -144,20 +162,25 @@ pub fn load_from(
 /// read, else parsed anew.
 fn read_part(
     path: PathBuf,
-    before: Option<&Zone>,
+    before: Option<(&Zone, usize)>,
     trust_identity: bool,
+    regions: &super::RegionCatalog,
+    policies: &std::collections::BTreeMap<String, super::ProbePolicy>,
     found: &mut Vec<ConfigError>,
-) -> Option<validate::Part> {
+) -> Option<(validate::Part, bool)> {
     let identity = file_identity(&path);
-    let old = before.and_then(|z| {
-        let f = z.files.iter().position(|f| *f == path)?;
+    let old = before.map(|(z, f)| {
         let span = z.spans[f].start as usize..z.spans[f].end as usize;
-        Some((z.stamps[f], &z.registries[span]))
+        (z.stamps[f], (&z.registries[span], &z.uses[f]))
     });
-    let reuse = |stamp: FileStamp, regs: &[Arc<Registry>]| validate::Part {
-        stamp,
-        content: validate::PartContent::Built(regs.to_vec()),
-        path: path.clone(),
+    let reuse = |stamp: FileStamp, (regs, uses): (&[Arc<Registry>], &RegionUse)| {
+        let part = validate::Part {
+            stamp,
+            registries: regs.to_vec(),
+            uses: uses.clone(),
+            path: path.clone(),
+        };
+        (part, true)
     };
     if let Some((stamp, regs)) = old
         && trust_identity
@@ -183,11 +206,17 @@ fn read_part(
         return Some(reuse(stamp, regs));
     }
     let file = parse_text::<RegistriesFile>(&path, &text, found)?;
-    Some(validate::Part {
+    drop(text);
+    // Checked at once, so only one file's parse is held at a time however many files there are.
+    let (registries, uses) =
+        validate::build_registries(&path, file.registries, regions, policies, found);
+    let part = validate::Part {
         stamp,
-        content: validate::PartContent::Specs(file.registries),
+        registries,
+        uses,
         path,
-    })
+    };
+    Some((part, false))
 }
 
 /// A hash of the files a registry's validation reads besides its own (the region catalogue

@@ -68,6 +68,9 @@ pub struct Config {
     /// catalogue and the probe policies): while it is unchanged, a part file whose content is
     /// unchanged keeps its validated registries on reload.
     pub registry_context: u64,
+    /// Part files this load parsed and validated, and part files whose registries it took
+    /// from the previous configuration unchanged.
+    pub parts_read: (usize, usize),
 }
 
 impl Config {
@@ -109,6 +112,36 @@ pub struct Zone {
     pub spans: Vec<std::ops::Range<u32>>,
     /// Per file of `files`: its identity and content hash when it was read.
     pub stamps: Vec<FileStamp>,
+    /// Per file of `files`: the regions its registries have regional and data names in.
+    pub uses: Vec<RegionUse>,
+}
+
+/// The regions a file's registries have names in, by catalogue index (what makes
+/// `<region>.geo.<zone>` and `<region>.data.<zone>` exist), kept per file so an unchanged file
+/// is not walked again.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RegionUse {
+    /// Some registry of the file has a regional name in the region.
+    pub geo: Vec<bool>,
+    /// Some registry of the file has a data name in the region.
+    pub data: Vec<bool>,
+}
+
+impl RegionUse {
+    /// What `registries` use, in a catalogue of `regions` regions.
+    pub fn of(registries: &[Arc<Registry>], regions: usize) -> Self {
+        let mut out = Self {
+            geo: vec![false; regions],
+            data: vec![false; regions],
+        };
+        for reg in registries {
+            for rep in &reg.replicas {
+                out.geo[rep.region_index] |= reg.regional_endpoints;
+                out.data[rep.region_index] |= reg.data_endpoints;
+            }
+        }
+        out
+    }
 }
 
 impl Zone {

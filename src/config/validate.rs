@@ -7,7 +7,7 @@ use super::spec::{
 use super::values::{cidr, is_label, parse_net};
 use super::{
     Addresses, DnssecSettings, FileStamp, GlobalAnswer, NameServer, ProbePolicy, RegionCatalog,
-    Registry, RegistryIndex, Replica, Routing, Soa, View, ViewRegistry, Zone,
+    RegionUse, Registry, RegistryIndex, Replica, Routing, Soa, View, ViewRegistry, Zone,
 };
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::net::{IpAddr, SocketAddr};
@@ -20,22 +20,39 @@ pub const MAX_TTL: u32 = 86_400;
 /// The registries of a zone's `<zone>.d/*.yaml` files, a file each, in name order.
 pub type Parts = Vec<Part>;
 
-/// The registries of one file.
+/// The registries of one file, validated (now, or by an earlier load of the same content with
+/// the same region catalogue and probe policies), and the regions they use.
 pub struct Part {
     /// The file.
     pub path: PathBuf,
     /// Its identity and content hash as read.
     pub stamp: FileStamp,
-    /// What it holds.
-    pub content: PartContent,
+    /// Its registries.
+    pub registries: Vec<Arc<Registry>>,
+    /// The regions they have names in.
+    pub uses: RegionUse,
 }
 
-/// A file's registries: as written, or as validated before (the file is unchanged).
-pub enum PartContent {
-    /// To be checked.
-    Specs(Vec<RegistrySpec>),
-    /// Checked by an earlier load, with the same region catalogue and probe policies.
-    Built(Vec<Arc<Registry>>),
+/// Checks the registries of one file (reporting at `path`), in order; a registry with a
+/// problem is left out, the problem recorded.
+pub fn build_registries(
+    path: &std::path::Path,
+    specs: Vec<RegistrySpec>,
+    regions: &RegionCatalog,
+    policies: &BTreeMap<String, ProbePolicy>,
+    found: &mut Vec<ConfigError>,
+) -> (Vec<Arc<Registry>>, RegionUse) {
+    let mut q = Problems::new(path, found);
+    let mut out = Vec::with_capacity(specs.len());
+    for spec in specs {
+        let at = spec.name.referenced;
+        if let Some(mut r) = build_registry(spec, regions, policies, &mut q) {
+            r.at = (at.line() as u32, at.column() as u32);
+            out.push(Arc::new(r));
+        }
+    }
+    let uses = RegionUse::of(&out, regions.regions.len());
+    (out, uses)
 }
 
 /// Checks a zone file and its part files; returns the zone only when none of them had a
@@ -79,34 +96,27 @@ pub fn build_zone(
     }
 
     // The zone file's registries, then each part file's, every problem at its own file.
+    let path = p.path().to_path_buf();
+    let (own, uses) = build_registries(&path, file.registries, regions, policies, p.found);
     let zone_part = Part {
-        path: p.path().to_path_buf(),
+        path,
         stamp: zone_stamp,
-        content: PartContent::Specs(file.registries),
+        registries: own,
+        uses,
     };
     let mut files = Vec::with_capacity(parts.len() + 1);
     let mut spans = Vec::with_capacity(parts.len() + 1);
     let mut stamps = Vec::with_capacity(parts.len() + 1);
-    let mut registries: Vec<Arc<Registry>> = Vec::new();
+    let mut uses = Vec::with_capacity(parts.len() + 1);
+    let mut registries: Vec<Arc<Registry>> =
+        Vec::with_capacity(parts.iter().map(|p| p.registries.len()).sum());
     for part in std::iter::once(zone_part).chain(parts) {
         let start = registries.len() as u32;
-        match part.content {
-            PartContent::Built(built) => registries.extend(built),
-            PartContent::Specs(specs) => {
-                let mut q = Problems::new(&part.path, &mut *p.found);
-                registries.reserve(specs.len());
-                for spec in specs {
-                    let at = spec.name.referenced;
-                    if let Some(mut r) = build_registry(spec, regions, policies, &mut q) {
-                        r.at = (at.line() as u32, at.column() as u32);
-                        registries.push(Arc::new(r));
-                    }
-                }
-            }
-        }
+        registries.extend(part.registries);
         spans.push(start..registries.len() as u32);
         files.push(part.path);
         stamps.push(part.stamp);
+        uses.push(part.uses);
     }
     let (index, duplicates) = RegistryIndex::build(&registries);
     let file_of = |r: usize| files[spans.partition_point(|s| s.end as usize <= r)].as_path();
@@ -151,6 +161,7 @@ pub fn build_zone(
         files,
         spans,
         stamps,
+        uses,
         index,
         name: zone,
         ttl: file.ttl.value,
@@ -227,7 +238,7 @@ fn build_registry(
         ttl(t, p, what);
     }
     let registry_probe = policy_name(spec.probe.as_ref(), "default", policies, p);
-    let mut replicas: Vec<Replica> = Vec::new();
+    let mut replicas: Vec<Replica> = Vec::with_capacity(spec.replicas.len());
     for r in spec.replicas {
         let region = r.region.value.to_ascii_lowercase();
         let Some(region_index) = regions.find(&region) else {

@@ -93,10 +93,12 @@ impl NameIndex {
                     geo: vec![false; regions],
                     data: vec![false; regions],
                 };
-                for reg in &zone.registries {
-                    for rep in &reg.replicas {
-                        names.geo[rep.region_index] |= reg.regional_endpoints;
-                        names.data[rep.region_index] |= reg.data_endpoints;
+                for used in &zone.uses {
+                    for (all, file) in [(&mut names.geo, &used.geo), (&mut names.data, &used.data)]
+                    {
+                        for (a, f) in all.iter_mut().zip(file) {
+                            *a |= f;
+                        }
                     }
                 }
                 for (n, ns) in zone.nameservers.iter().enumerate() {

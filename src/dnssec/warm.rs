@@ -2,7 +2,9 @@
 //! RRset the zone can answer that does not depend on the query name being new: every name's
 //! A, AAAA and NODATA answers (from outside any view and from inside each view), the apex's
 //! SOA, NS and DNSKEY, and the global name's answer for every replica (both TTLs). Afterwards
-//! a query needs at most one new signature (the NSEC of a name that does not exist).
+//! a query needs at most one new signature (the NSEC of a name that does not exist). A zone
+//! of more than [`WARM_WHOLE_NAMES`] names warms its apex and global names only (see there):
+//! any other name then costs one signature on its first query.
 //!
 //! It runs the real handler on synthetic queries (TCP size, DO set), so what it signs is
 //! exactly what queries get; it only fills the signature cache.
@@ -40,8 +42,28 @@ fn address_sets(a: &Addresses) -> [(u16, Vec<Vec<u8>>); 2] {
     ]
 }
 
+/// A signed zone of at most this many names is warmed whole. A larger one warms its apex and
+/// its global names, the names answered most, with every answer they can give (each replica's
+/// CNAME or addresses at both TTLs, and each CNAME target's addresses); any other name is
+/// signed on its first query, one signature (its RRset, or the NSEC of its NODATA answer).
+/// So the warm-up grows with the registries, not with names times types times views.
+pub const WARM_WHOLE_NAMES: usize = 100_000;
+
 /// Signs ahead what the serving state's signed zones answer; returns what it did.
 pub fn warm(serving: &Serving) -> Warmed {
+    warm_with(serving, WARM_WHOLE_NAMES)
+}
+
+/// The number of names of a zone, counted from its registries (without listing them).
+fn name_count(zone: &crate::config::Zone) -> usize {
+    let per = |r: &std::sync::Arc<crate::config::Registry>| {
+        1 + r.replicas.len() * (usize::from(r.regional_endpoints) + usize::from(r.data_endpoints))
+    };
+    1 + zone.nameservers.len() + zone.registries.iter().map(per).sum::<usize>()
+}
+
+/// [`warm`], warming zones of at most `whole` names whole.
+pub fn warm_with(serving: &Serving, whole: usize) -> Warmed {
     let (snap, health) = (&serving.snapshot, &serving.health);
     let before = super::sign::signatures_made();
     let mut out = Warmed::default();
@@ -57,9 +79,12 @@ pub fn warm(serving: &Serving) -> Warmed {
         .iter()
         .enumerate()
         .filter(|(z, _)| snap.zones[*z].signing.is_some())
-        .map(|(z, zone)| {
-            let names = snap.names.names_of(&snap.config.zones, z).len();
+        .map(|(_, zone)| {
             let replicas: usize = zone.registries.iter().map(|r| r.replicas.len()).sum();
+            let names = match name_count(zone) {
+                n if n <= whole => n,
+                _ => zone.registries.len() + replicas,
+            };
             names * 3 * (1 + zone.views.len()) + replicas * 4 + 8
         })
         .sum();
@@ -76,7 +101,33 @@ pub fn warm(serving: &Serving) -> Warmed {
                 .filter_map(|v| v.clients.first())
                 .map(|n| n.network()),
         );
-        let names: Vec<(Vec<u8>, Entry)> = snap.names.names_of(&snap.config.zones, z);
+        let zone_names = &snap.names.zones[z];
+        let names: Vec<(Vec<u8>, Entry)> = if name_count(zone) <= whole {
+            snap.names.names_of(&snap.config.zones, z)
+        } else {
+            let mut names = vec![(zone_names.apex.clone(), Entry::Apex)];
+            let mut buf: NameBuf = [0; 512];
+            for (registry, reg) in zone.registries.iter().enumerate() {
+                let global = [
+                    &[reg.name.len() as u8],
+                    reg.name.as_bytes(),
+                    &zone_names.apex,
+                ]
+                .concat();
+                names.push((global, Entry::Global { registry }));
+                // Each CNAME target's addresses, as a global answer carries them.
+                if reg.global_answer == GlobalAnswer::Cname {
+                    for (i, rep) in reg.replicas.iter().enumerate() {
+                        let target = write_replica_name(&mut buf, reg, i, b"geo", &zone_names.apex);
+                        for (t, set) in address_sets(&rep.addresses) {
+                            let datas: Vec<&[u8]> = set.iter().map(Vec::as_slice).collect();
+                            presign(signing, target, t, reg.ttl_regional, &datas);
+                        }
+                    }
+                }
+            }
+            names
+        };
         for (name, entry) in &names {
             // TXT stands for any type that is not there: its NODATA answer.
             let mut qtypes = vec![rtype::A, rtype::AAAA, TXT];
@@ -98,7 +149,6 @@ pub fn warm(serving: &Serving) -> Warmed {
             }
         }
         // The global name's answer for every replica, at both TTLs.
-        let zone_names = &snap.names.zones[z];
         for reg in &zone.registries {
             let global = crate::dns::wire::to_wire(&format!("{}.{}", reg.name, zone.name));
             for ttl in [reg.ttl_global, reg.ttl_suspect] {

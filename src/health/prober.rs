@@ -113,7 +113,14 @@ pub trait SharedVerdicts: Send + Sync {
 /// Builds the probe targets of a configuration (HTTP clients included).
 fn targets(config: &Config, user_agent: &str) -> Result<Vec<Target>, String> {
     let mut specs = Vec::new();
-    for zone in &config.zones {
+    // A replica names a policy of the configuration, or `default`: when every one of them is
+    // `kind: none`, no replica is probed, and a zone of a million is not walked for nothing.
+    let probing = !config.policies.contains_key("default")
+        || config
+            .policies
+            .values()
+            .any(|p| p.kind != ProbeKindSpec::None);
+    for zone in config.zones.iter().filter(|_| probing) {
         for reg in &zone.registries {
             for rep in &reg.replicas {
                 let policy = config.policies.get(&rep.probe);

@@ -135,7 +135,10 @@ def mem(pid):
 
 
 def measure(n, files, port, out_dir):
+    if query("r0.%s" % ZONE, port, 0.2) is not None:
+        raise SystemExit("something already answers on 127.0.0.1:%d: stop it first" % port)
     work = tempfile.mkdtemp(prefix="georoute-catalogue-")
+    proc = None
     try:
         t0 = time.time()
         paths, per = generate(work, n, files)
@@ -149,6 +152,9 @@ def measure(n, files, port, out_dir):
                                  "--udp-threads", "1"], stdout=log, stderr=log)
         first = None
         deadline = start + 600
+        time.sleep(0.05)
+        if proc.poll() is not None:
+            raise SystemExit("georoute exited at once (%s): is the port taken?" % log.name)
         while time.time() < deadline:
             if proc.poll() is not None:
                 raise SystemExit("georoute exited during start (%s)" % log.name)
@@ -205,7 +211,8 @@ def measure(n, files, port, out_dir):
                             break
             time.sleep(0.02)
         bad_s = (rejected - t) if rejected else float("nan")
-        error = (status(admin).get("last_reload_error") or "").splitlines()[:1]
+        doc = status(admin)
+        error = (doc.get("last_reload_error") or "").splitlines()[:1]
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=30)
         return {
@@ -216,6 +223,10 @@ def measure(n, files, port, out_dir):
             "served_meanwhile": served, "bad_edit_error": error[0] if error else "",
         }
     finally:
+        # Never leave a server behind on the port (a later run would measure it instead).
+        if proc is not None and proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=30)
         shutil.rmtree(work, ignore_errors=True)
 
 

@@ -31,6 +31,74 @@ pub const CONNECTION_TIMEOUT: Duration = Duration::from_secs(15);
 /// The largest request head (hyper's buffer; a larger one gets 431).
 pub const MAX_HEAD: usize = 16 * 1024;
 
+/// At most this many registries are drawn on the status page and in `/routes` (each costs
+/// hundreds of routing decisions), and listed in `/status` (a zone of a million registries
+/// would be a document of hundreds of megabytes). `?registry=NAME` shows any other.
+pub const PAGE_REGISTRIES: usize = 200;
+/// See [`PAGE_REGISTRIES`].
+pub const STATUS_REGISTRIES: usize = 1_000;
+/// `/routes` without `?registry=` gives the first this many (the status page's first look; it
+/// then asks for the selected registry's alone).
+pub const ROUTES_REGISTRIES: usize = 20;
+
+/// The registries a request shows, as (zone, registry) indexes in configuration order.
+#[derive(Debug, Default)]
+pub struct Selection {
+    /// The ones shown.
+    pub shown: Vec<(usize, usize)>,
+    /// How many there are in all.
+    pub total: usize,
+    /// The request named them (`?registry=`).
+    pub named: bool,
+}
+
+impl Selection {
+    /// The registries named by `?registry=` (a registry's name or its global name; the
+    /// parameter may repeat), else the first `max` of the configuration.
+    pub fn of(config: &crate::config::Config, query: Option<&str>, max: usize) -> Self {
+        let total = config.zones.iter().map(|z| z.registries.len()).sum();
+        let wanted: Vec<&str> = query
+            .unwrap_or("")
+            .split('&')
+            .filter_map(|kv| kv.strip_prefix("registry="))
+            .collect();
+        if wanted.is_empty() {
+            let shown = config
+                .zones
+                .iter()
+                .enumerate()
+                .flat_map(|(z, zone)| (0..zone.registries.len()).map(move |r| (z, r)))
+                .take(max)
+                .collect();
+            return Self {
+                shown,
+                total,
+                named: false,
+            };
+        }
+        let mut shown = Vec::new();
+        for w in wanted {
+            let w = w.trim_end_matches('.').to_ascii_lowercase();
+            for (z, zone) in config.zones.iter().enumerate() {
+                let name = w
+                    .strip_suffix(zone.name.as_str())
+                    .and_then(|n| n.strip_suffix('.'))
+                    .unwrap_or(&w);
+                if let Some((r, _)) = zone.registry(name)
+                    && !shown.contains(&(z, r))
+                {
+                    shown.push((z, r));
+                }
+            }
+        }
+        Self {
+            shown,
+            total,
+            named: true,
+        }
+    }
+}
+
 /// What the admin endpoints read.
 #[derive(Clone)]
 pub struct Admin {
@@ -94,7 +162,9 @@ fn respond<B>(admin: &Admin, req: &Request<B>) -> Response<Full<Bytes>> {
         "/" => {
             let serving = admin.shared.load();
             let now = crate::clock::unix_now_ms();
-            let page = page::render(&serving.snapshot, &serving.health, now);
+            let config = &serving.snapshot.config;
+            let shown = Selection::of(config, req.uri().query(), PAGE_REGISTRIES);
+            let page = page::render(&serving.snapshot, &serving.health, now, &shown);
             let mut r = reply(StatusCode::OK, "text/html; charset=utf-8", page);
             // The page is self-contained: it may only talk to this server.
             r.headers_mut().insert(
@@ -109,14 +179,17 @@ fn respond<B>(admin: &Admin, req: &Request<B>) -> Response<Full<Bytes>> {
         "/routes" => {
             let serving = admin.shared.load();
             let now = crate::clock::unix_now_ms();
-            let routes = page::routes(&serving.snapshot, &serving.health, now);
+            let config = &serving.snapshot.config;
+            let shown = Selection::of(config, req.uri().query(), ROUTES_REGISTRIES);
+            let routes = page::routes(&serving.snapshot, &serving.health, now, &shown.shown);
             reply(StatusCode::OK, json, routes.to_string())
         }
         "/healthz" => reply(StatusCode::OK, "text/plain", "ok\n".into()),
         "/readyz" => reply(StatusCode::OK, "text/plain", "ready\n".into()),
         "/metrics" => reply(StatusCode::OK, "text/plain; version=0.0.4", metrics(admin)),
         "/status" => {
-            let body = serde_json::to_string_pretty(&status(admin)).unwrap_or_default();
+            let body =
+                serde_json::to_string_pretty(&status(admin, req.uri().query())).unwrap_or_default();
             reply(StatusCode::OK, json, body)
         }
         _ => reply(StatusCode::NOT_FOUND, "text/plain", "not found\n".into()),

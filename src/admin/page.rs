@@ -52,10 +52,17 @@ const DRAWS: u64 = 16;
 /// `/routes`: per registry, for each grid point, its coordinates, the region the routing
 /// function picks now for the point's own hash key (`region`), and every region it sends
 /// clients there to (`tie`, sorted; one region when nothing is shared).
-pub fn routes(snap: &Snapshot, health: &HealthState, now_ms: u64) -> serde_json::Value {
+pub fn routes(
+    snap: &Snapshot,
+    health: &HealthState,
+    now_ms: u64,
+    shown: &[(usize, usize)],
+) -> serde_json::Value {
     let mut out = serde_json::Map::new();
-    for (z, zone) in snap.config.zones.iter().enumerate() {
-        for (r, reg) in zone.registries.iter().enumerate() {
+    for &(z, r) in shown {
+        let zone = &snap.config.zones[z];
+        let reg = &zone.registries[r];
+        {
             let picks: Vec<serde_json::Value> = grid()
                 .enumerate()
                 .map(|(n, (lat, lon))| {
@@ -175,10 +182,14 @@ const PALETTE: [&str; 10] = [
     "#637939", "#7f7f7f",
 ];
 
-/// Each region's colour: the palette by first appearance, then a hue from its name.
-fn colours(snap: &Snapshot) -> std::collections::HashMap<String, String> {
+/// Each region's colour: the palette by first appearance among the registries shown, then a
+/// hue from its name.
+fn colours(snap: &Snapshot, shown: &[(usize, usize)]) -> std::collections::HashMap<String, String> {
     let mut out = std::collections::HashMap::new();
-    for reg in snap.config.zones.iter().flat_map(|z| &z.registries) {
+    for reg in shown
+        .iter()
+        .map(|&(z, r)| &snap.config.zones[z].registries[r])
+    {
         for rep in &reg.replicas {
             let n = out.len();
             out.entry(rep.region.clone())
@@ -195,9 +206,15 @@ fn colours(snap: &Snapshot) -> std::collections::HashMap<String, String> {
 }
 
 /// `/`: the whole page.
-pub fn render(snap: &Snapshot, health: &HealthState, now_ms: u64) -> String {
+pub fn render(
+    snap: &Snapshot,
+    health: &HealthState,
+    now_ms: u64,
+    selection: &super::Selection,
+) -> String {
     let config = &snap.config;
-    let palette = colours(snap);
+    let shown = &selection.shown;
+    let palette = colours(snap, shown);
     let colour = |region: &str| {
         palette
             .get(region)
@@ -222,7 +239,8 @@ pub fn render(snap: &Snapshot, health: &HealthState, now_ms: u64) -> String {
         );
     }
     // Who routes where, for the first registry (the selector switches registries).
-    let routes = routes(snap, health, now_ms);
+    // (Drawn for the first only: the page's script fetches `/routes` for a selected other.)
+    let routes = routes(snap, health, now_ms, &shown[..shown.len().min(1)]);
     let first = routes.as_object().and_then(|m| m.iter().next());
     if let Some((_, picks)) = first {
         for ((lat, lon), pick) in grid().zip(picks.as_array().into_iter().flatten()) {
@@ -247,8 +265,9 @@ pub fn render(snap: &Snapshot, health: &HealthState, now_ms: u64) -> String {
     // Every region that has a replica, as a marker, its label where it covers nothing else.
     let mut marked = std::collections::BTreeSet::new();
     let mut markers: Vec<(usize, String, f64, f64)> = Vec::new();
-    for zone in &config.zones {
-        for reg in &zone.registries {
+    for &(z, r) in shown {
+        let reg = &config.zones[z].registries[r];
+        {
             for rep in &reg.replicas {
                 if marked.insert(rep.region_index) {
                     let p = &config.regions.get(rep.region_index);
@@ -265,12 +284,8 @@ pub fn render(snap: &Snapshot, health: &HealthState, now_ms: u64) -> String {
     for ((region_index, region, x, y), (tx, ty, end)) in markers.iter().zip(place_labels(&spots)) {
         // The marker shows the first registry's replica there (the selector's default; the
         // script follows the selection).
-        let shown = config
-            .zones
-            .iter()
-            .enumerate()
-            .flat_map(|(z, zone)| (0..zone.registries.len()).map(move |r| (z, r)))
-            .next()
+        let first = shown.first().copied();
+        let shown = first
             .and_then(|(z, r)| {
                 let reg = &config.zones[z].registries[r];
                 let i = reg
@@ -298,8 +313,18 @@ pub fn render(snap: &Snapshot, health: &HealthState, now_ms: u64) -> String {
         );
     }
     let mut list = String::new();
-    for (z, zone) in config.zones.iter().enumerate() {
-        for (r, reg) in zone.registries.iter().enumerate() {
+    if selection.total > shown.len() && !selection.named {
+        let _ = write!(
+            list,
+            r#"<p class="note">Showing the first {} of {} registries; add <code>?registry=NAME</code> to the address for any other.</p>"#,
+            shown.len(),
+            selection.total
+        );
+    }
+    for &(z, r) in shown {
+        let zone = &config.zones[z];
+        let reg = &zone.registries[r];
+        {
             let name = format!("{}.{}", reg.name, zone.name);
             let _ = write!(
                 list,
@@ -320,8 +345,10 @@ pub fn render(snap: &Snapshot, health: &HealthState, now_ms: u64) -> String {
         }
     }
     let mut options = String::new();
-    for name in routes.as_object().into_iter().flat_map(|m| m.keys()) {
-        let _ = write!(options, "<option>{}</option>", esc(name));
+    for &(z, r) in shown {
+        let zone = &config.zones[z];
+        let name = format!("{}.{}", zone.registries[r].name, zone.name);
+        let _ = write!(options, "<option>{}</option>", esc(&name));
     }
     PAGE.replace("{{generation}}", &snap.generation.to_string())
         .replace("{{registries}}", &options)

@@ -5,15 +5,33 @@ use super::Admin;
 use crate::health::prober::TargetKey;
 use serde_json::json;
 
-/// The `/status` document: configuration generation, every registry's replicas with routing
-/// flag, health and probe details, and region health.
-pub fn status(admin: &Admin) -> serde_json::Value {
+/// The `/status` document: configuration generation, registries' replicas with routing flag,
+/// health and probe details (the first [`super::STATUS_REGISTRIES`], or those `query` names
+/// with `registry=`), region health and whether probes run on schedule.
+pub fn status(admin: &Admin, query: Option<&str>) -> serde_json::Value {
     let serving = admin.shared.load();
     let (snapshot, health) = (&serving.snapshot, &serving.health);
-    let probes = admin.prober.status();
     let config = &snapshot.config;
+    let selection = super::Selection::of(config, query, super::STATUS_REGISTRIES);
+    let shown = &selection.shown;
+    let wanted: std::collections::HashSet<(&str, &str)> = shown
+        .iter()
+        .map(|&(z, r)| {
+            (
+                config.zones[z].name.as_str(),
+                config.zones[z].registries[r].name.as_str(),
+            )
+        })
+        .collect();
+    let probes = admin.prober.status_where(|key| match key {
+        TargetKey::Region(_) => true,
+        TargetKey::Replica(zone, registry, _) => {
+            wanted.contains(&(zone.as_str(), registry.as_str()))
+        }
+    });
     let zones: Vec<_> = config.zones.iter().enumerate().map(|(z, zone)| {
-        let registries: Vec<_> = zone.registries.iter().enumerate().map(|(r, reg)| {
+        let listed = shown.iter().filter(|s| s.0 == z).map(|s| (s.1, &zone.registries[s.1]));
+        let registries: Vec<_> = listed.map(|(r, reg)| {
             let replicas: Vec<_> = reg.replicas.iter().enumerate().map(|(i, rep)| {
                 let key = TargetKey::Replica(zone.name.clone(), reg.name.clone(), rep.region.clone())
                     .label();
@@ -31,7 +49,7 @@ pub fn status(admin: &Admin) -> serde_json::Value {
             }).collect();
             json!({"name": reg.name, "global_name": format!("{}.{}", reg.name, zone.name), "replicas": replicas})
         }).collect();
-        json!({"zone": zone.name, "registries": registries})
+        json!({"zone": zone.name, "registries_total": zone.registries.len(), "registries": registries})
     }).collect();
     // Regions worth reporting: marked down, or watched by a region probe.
     let regions: serde_json::Map<String, serde_json::Value> = config
@@ -60,8 +78,11 @@ pub fn status(admin: &Admin) -> serde_json::Value {
         "last_reload_error": reload.last_error,
         "fail_open": fail_open,
         "fail_open_events": fail_open_events,
+        "registries_total": selection.total,
+        "registries_listed": shown.len(),
         "zones": zones,
         "regions": regions,
+        "probe_schedule": admin.prober.schedule(),
         "events": admin.shared.events.recent(),
         "fleet": admin.fleet.as_ref().map(|f| f.status()),
     })
@@ -84,6 +105,7 @@ pub fn metrics(admin: &Admin) -> String {
             .as_ref()
             .map(|f| (f.connected(), f.disconnects())),
         signatures: crate::dnssec::sign::signatures_made(),
+        probe_late_recent: admin.prober.late_recent(),
     };
     crate::metrics::render(
         &admin.shared.metrics,

@@ -90,6 +90,7 @@ pub struct Prober {
     records: Mutex<HashMap<TargetKey, Record>>,
     started: Instant,
     permits: Arc<Semaphore>,
+    lateness: Lateness,
     fail_open: Mutex<Vec<String>>,
     fail_open_events: std::sync::atomic::AtomicU64,
     /// A health rebuild is scheduled and has not started yet (transitions coalesce into it).
@@ -108,6 +109,58 @@ pub trait SharedVerdicts: Send + Sync {
     fn probes(&self, key: &TargetKey) -> bool;
     /// The shared verdict on a replica (true: down), while one is known.
     fn down(&self, key: &TargetKey) -> Option<bool>;
+}
+
+/// Probes that start at most this late count as on schedule.
+const ON_SCHEDULE: Duration = Duration::from_secs(1);
+
+/// The largest lateness seen in the current and the previous 10 s window (lock-free: every
+/// probe records into it).
+#[derive(Debug, Default)]
+struct Lateness {
+    window: std::sync::atomic::AtomicU64,
+    current_ms: std::sync::atomic::AtomicU64,
+    previous_ms: std::sync::atomic::AtomicU64,
+}
+
+impl Lateness {
+    const WINDOW_S: u64 = 10;
+
+    /// Moves to the window of `now` (time since the prober started).
+    fn roll(&self, now: Duration) -> u64 {
+        use std::sync::atomic::Ordering::Relaxed;
+        let w = now.as_secs() / Self::WINDOW_S;
+        let seen = self.window.load(Relaxed);
+        if w != seen
+            && self
+                .window
+                .compare_exchange(seen, w, Relaxed, Relaxed)
+                .is_ok()
+        {
+            let last = self.current_ms.swap(0, Relaxed);
+            self.previous_ms
+                .store(if w == seen + 1 { last } else { 0 }, Relaxed);
+        }
+        w
+    }
+
+    fn observe(&self, late: Duration, now: Duration) {
+        self.roll(now);
+        self.current_ms.fetch_max(
+            late.as_millis() as u64,
+            std::sync::atomic::Ordering::Relaxed,
+        );
+    }
+
+    fn recent(&self, now: Duration) -> Duration {
+        use std::sync::atomic::Ordering::Relaxed;
+        self.roll(now);
+        let ms = self
+            .current_ms
+            .load(Relaxed)
+            .max(self.previous_ms.load(Relaxed));
+        Duration::from_millis(ms)
+    }
 }
 
 /// Builds the probe targets of a configuration (HTTP clients included).
@@ -313,6 +366,7 @@ impl Prober {
             records: Mutex::new(HashMap::new()),
             started: Instant::now(),
             permits: Arc::new(Semaphore::new(concurrency.max(1))),
+            lateness: Lateness::default(),
             fail_open: Mutex::new(Vec::new()),
             fail_open_events: std::sync::atomic::AtomicU64::new(0),
             publish_pending: std::sync::atomic::AtomicBool::new(false),
@@ -467,9 +521,9 @@ impl Prober {
             return;
         };
         if let Some(due) = due {
-            self.shared
-                .metrics
-                .probe_late(Instant::now().saturating_duration_since(due));
+            let late = Instant::now().saturating_duration_since(due);
+            self.shared.metrics.probe_late(late);
+            self.lateness.observe(late, self.started.elapsed());
         }
         let result = probe(t).await;
         self.record(t, result);
@@ -592,8 +646,31 @@ impl Prober {
         )
     }
 
+    /// Whether probes start on schedule: how many targets there are and the most any probe
+    /// started late over the last 10 to 20 s, for `/status` (a zone larger than one instance
+    /// can probe says so here, and in `georoute_probe_late_recent_seconds`).
+    pub fn schedule(&self) -> Value {
+        let late = self.lateness.recent(self.started.elapsed());
+        json!({
+            "targets": self.targets.lock().unwrap_or_else(|e| e.into_inner()).len(),
+            "probing": self.enabled,
+            "late_recent_max_s": late.as_secs_f64(),
+            "on_schedule": late <= ON_SCHEDULE,
+        })
+    }
+
+    /// The most any probe started late over the last 10 to 20 s.
+    pub fn late_recent(&self) -> Duration {
+        self.lateness.recent(self.started.elapsed())
+    }
+
     /// Every probe's state, for `/status`.
     pub fn status(&self) -> Value {
+        self.status_where(|_| true)
+    }
+
+    /// The state of the probes whose key `wanted` accepts, for `/status`.
+    pub fn status_where(&self, wanted: impl Fn(&TargetKey) -> bool) -> Value {
         let records = self.records.lock().unwrap_or_else(|e| e.into_inner());
         let since = |t: SystemTime| {
             t.duration_since(SystemTime::UNIX_EPOCH)
@@ -601,7 +678,7 @@ impl Prober {
                 .unwrap_or(0.0)
         };
         let mut out = serde_json::Map::new();
-        for t in &self.current_targets() {
+        for t in self.current_targets().iter().filter(|t| wanted(&t.key)) {
             let rec = records.get(&t.key);
             let key = t.key.label();
             let (health, successes, failures, held) =

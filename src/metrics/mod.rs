@@ -5,6 +5,8 @@
 //! Per-configuration counters (by zone, view, chosen region) live in the snapshot and are carried
 //! over by name on reload.
 
+mod replicas;
+
 use crate::config::Config;
 use crate::dns::outcome::Handled;
 use crate::dns::wire::rcode;
@@ -288,6 +290,8 @@ pub struct Gauges {
     pub fleet: Option<(bool, u64)>,
     /// RRSIGs made since start.
     pub signatures: u64,
+    /// The most any probe started late recently.
+    pub probe_late_recent: std::time::Duration,
 }
 
 /// A label value escaped as the text exposition format requires (backslash, quote, newline).
@@ -367,46 +371,7 @@ pub fn render(
             );
         }
     }
-    head(
-        &mut s,
-        "georoute_health_replica_up",
-        "gauge",
-        "1 while the replica and its region are healthy (whatever its routing flag), else 0.",
-    );
-    for (z, zone) in config.zones.iter().enumerate() {
-        for (r, reg) in zone.registries.iter().enumerate() {
-            for (p, rep) in reg.replicas.iter().enumerate() {
-                let _ = writeln!(
-                    s,
-                    "georoute_health_replica_up{{zone=\"{}\",registry=\"{}\",region=\"{}\"}} {}",
-                    Label(&zone.name),
-                    Label(&reg.name),
-                    Label(&rep.region),
-                    u8::from(health.healthy((z, r, p), rep.region_index))
-                );
-            }
-        }
-    }
-    head(
-        &mut s,
-        "georoute_dns_global_answers_total",
-        "counter",
-        "Global-name answers, by the chosen replica's region.",
-    );
-    for (z, zone) in config.zones.iter().enumerate() {
-        for (r, reg) in zone.registries.iter().enumerate() {
-            for (p, rep) in reg.replicas.iter().enumerate() {
-                let _ = writeln!(
-                    s,
-                    "georoute_dns_global_answers_total{{zone=\"{}\",registry=\"{}\",region=\"{}\"}} {}",
-                    Label(&zone.name),
-                    Label(&reg.name),
-                    Label(&rep.region),
-                    counters.chosen(z, r, p).map_or(0, |c| c.load(Relaxed))
-                );
-            }
-        }
-    }
+    replicas::render(&mut s, counters, config, health);
     let v = |c: &AtomicU64| c.load(Relaxed);
     let series = [
         (
@@ -552,5 +517,16 @@ pub fn render(
         head(&mut s, name, "histogram", help);
         h.render(&mut s, name);
     }
+    head(
+        &mut s,
+        "georoute_probe_late_recent_seconds",
+        "gauge",
+        "The most any probe started late over the last 10 to 20 s (0 while probes run on schedule).",
+    );
+    let _ = writeln!(
+        s,
+        "georoute_probe_late_recent_seconds {}",
+        g.probe_late_recent.as_secs_f64()
+    );
     s
 }

@@ -210,7 +210,7 @@ pub fn render(
     snap: &Snapshot,
     health: &HealthState,
     now_ms: u64,
-    selection: &super::Selection,
+    selection: &super::selection::Selection,
 ) -> String {
     let config = &snap.config;
     let shown = &selection.shown;

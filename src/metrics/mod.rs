@@ -7,6 +7,8 @@
 
 mod replicas;
 
+use replicas::Label;
+
 use crate::config::Config;
 use crate::dns::outcome::Handled;
 use crate::dns::wire::rcode;
@@ -294,23 +296,6 @@ pub struct Gauges {
     pub probe_late_recent: std::time::Duration,
 }
 
-/// A label value escaped as the text exposition format requires (backslash, quote, newline).
-struct Label<'a>(&'a str);
-
-impl std::fmt::Display for Label<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        for c in self.0.chars() {
-            match c {
-                '\\' => f.write_str("\\\\")?,
-                '"' => f.write_str("\\\"")?,
-                '\n' => f.write_str("\\n")?,
-                c => f.write_char(c)?,
-            }
-        }
-        Ok(())
-    }
-}
-
 /// Renders the Prometheus text exposition format.
 pub fn render(
     m: &Metrics,
@@ -371,7 +356,9 @@ pub fn render(
             );
         }
     }
-    replicas::render(&mut s, counters, config, health);
+    let chosen = |z, r, p| counters.chosen(z, r, p).map_or(0, |c| c.load(Relaxed));
+    let replicas = |z: usize| counters.offsets[z].last().copied().unwrap_or(0) as usize;
+    replicas::render(&mut s, config, health, &chosen, &replicas);
     let v = |c: &AtomicU64| c.load(Relaxed);
     let series = [
         (

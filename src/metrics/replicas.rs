@@ -2,24 +2,31 @@
 //! zone of more than [`PER_REPLICA_SERIES`] replicas their sums by region instead: a million
 //! registries must not make a scrape of millions of lines.
 
-use super::Counters;
 use crate::config::Config;
 use crate::health::HealthState;
 use std::fmt::Write;
-use std::sync::atomic::Ordering::Relaxed;
 
 /// A zone with at most this many replicas gets a series per replica; a larger one gets sums
 /// by region (`georoute_health_replicas_down`, `georoute_dns_global_answers_by_region_total`).
 pub const PER_REPLICA_SERIES: usize = 10_000;
 
+/// Per region: (replicas, not healthy, global answers).
+type Sums = (u64, u64, u64);
+/// A summed family: name, type, help, and which sum it shows.
+type Family = (&'static str, &'static str, &'static str, fn(&Sums) -> u64);
+
 /// Writes the per-replica (or per-region) series.
-pub(super) fn render(s: &mut String, counters: &Counters, config: &Config, health: &HealthState) {
+/// `chosen(z, r, p)` is the global answers that chose replica `p` of registry `r` of zone `z`;
+/// `replicas(z)` the replicas of zone `z`.
+pub(super) fn render(
+    s: &mut String,
+    config: &Config,
+    health: &HealthState,
+    chosen: &dyn Fn(usize, usize, usize) -> u64,
+    replicas: &dyn Fn(usize) -> usize,
+) {
     let head = |s: &mut String, name: &str, kind: &str, help: &str| {
         let _ = writeln!(s, "# HELP {name} {help}\n# TYPE {name} {kind}");
-    };
-    let replicas = |z: usize| -> usize {
-        let o = &counters.offsets[z];
-        o.last().copied().unwrap_or(0) as usize
     };
     let small: Vec<usize> = (0..config.zones.len())
         .filter(|&z| replicas(z) <= PER_REPLICA_SERIES)
@@ -27,7 +34,7 @@ pub(super) fn render(s: &mut String, counters: &Counters, config: &Config, healt
     let large: Vec<usize> = (0..config.zones.len())
         .filter(|&z| replicas(z) > PER_REPLICA_SERIES)
         .collect();
-    let label = super::Label;
+    let label = Label;
     head(
         s,
         "georoute_health_replica_up",
@@ -65,7 +72,7 @@ pub(super) fn render(s: &mut String, counters: &Counters, config: &Config, healt
                     label(&zone.name),
                     label(&reg.name),
                     label(&rep.region),
-                    counters.chosen(z, r, p).map_or(0, |c| c.load(Relaxed))
+                    chosen(z, r, p)
                 );
             }
         }
@@ -76,7 +83,7 @@ pub(super) fn render(s: &mut String, counters: &Counters, config: &Config, healt
     // Sums by region, for the zones too large for a series per replica: (replicas, down,
     // global answers) per catalogue region.
     let regions = config.regions.regions.len();
-    let sums: Vec<(usize, Vec<(u64, u64, u64)>)> = large
+    let sums: Vec<(usize, Vec<Sums>)> = large
         .iter()
         .map(|&z| {
             let mut sum = vec![(0u64, 0u64, 0u64); regions];
@@ -85,13 +92,13 @@ pub(super) fn render(s: &mut String, counters: &Counters, config: &Config, healt
                     let slot = &mut sum[rep.region_index];
                     slot.0 += 1;
                     slot.1 += u64::from(!health.healthy((z, r, p), rep.region_index));
-                    slot.2 += counters.chosen(z, r, p).map_or(0, |c| c.load(Relaxed));
+                    slot.2 += chosen(z, r, p);
                 }
             }
             (z, sum)
         })
         .collect();
-    let families: [(&str, &str, &str, fn(&(u64, u64, u64)) -> u64); 3] = [
+    let families: [Family; 3] = [
         (
             "georoute_health_replicas",
             "gauge",
@@ -124,5 +131,22 @@ pub(super) fn render(s: &mut String, counters: &Counters, config: &Config, healt
                 );
             }
         }
+    }
+}
+
+/// A label value escaped as the text exposition format requires (backslash, quote, newline).
+pub(super) struct Label<'a>(pub &'a str);
+
+impl std::fmt::Display for Label<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for c in self.0.chars() {
+            match c {
+                '\\' => f.write_str("\\\\")?,
+                '"' => f.write_str("\\\"")?,
+                '\n' => f.write_str("\\n")?,
+                c => f.write_char(c)?,
+            }
+        }
+        Ok(())
     }
 }

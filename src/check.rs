@@ -155,7 +155,7 @@ fn registry_lines(s: &mut String, zone: &Zone, position: usize, r: &Registry) {
         let regions: Vec<&str> = r
             .default_order
             .iter()
-            .map(|&i| r.replicas[i].region.as_str())
+            .map(|&i| r.replicas[i].region.as_ref())
             .collect();
         let _ = writeln!(s, "    default_regions: {}", regions.join(", "));
     }

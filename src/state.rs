@@ -139,11 +139,10 @@ impl Shared {
         let name = crate::dns::wire::parse_query(packet)
             .map(|q| crate::dns::wire::name_text(q.qname))
             .unwrap_or_default();
-        let chosen = about.zone.zip(about.chosen).map(|(z, (r, p))| {
-            snapshot.config.zones[z].registries[r].replicas[p]
-                .region
-                .as_str()
-        });
+        let chosen = about
+            .zone
+            .zip(about.chosen)
+            .map(|(z, (r, p))| &*snapshot.config.zones[z].registries[r].replicas[p].region);
         let qtype = about.qtype.map_or("-".into(), crate::dns::wire::type_name);
         let rcode = crate::dns::wire::rcode_name(*rcode);
         tracing::info!(target: "georoute::query", %peer, name, %qtype, %rcode, chosen = chosen.unwrap_or("-"), "query");

@@ -71,10 +71,10 @@ pub fn routes(
                             crate::dns::global::route_at(snap, health, z, r, p, key, now_ms)
                         })
                     };
-                    let pick = at(n as u64).map(|d| reg.replicas[d].region.as_str());
+                    let pick = at(n as u64).map(|d| reg.replicas[d].region.as_ref());
                     let mut tie: std::collections::BTreeSet<&str> = (0..DRAWS)
                         .filter_map(|k| at(crate::hash::mix64((n as u64) * DRAWS + k)))
-                        .map(|d| reg.replicas[d].region.as_str())
+                        .map(|d| reg.replicas[d].region.as_ref())
                         .collect();
                     tie.extend(pick);
                     json!({"lat": lat, "lon": lon, "region": pick, "tie": tie})
@@ -192,7 +192,7 @@ fn colours(snap: &Snapshot, shown: &[(usize, usize)]) -> std::collections::HashM
     {
         for rep in &reg.replicas {
             let n = out.len();
-            out.entry(rep.region.clone())
+            out.entry(rep.region.to_string())
                 .or_insert_with(|| match PALETTE.get(n) {
                     Some(c) => (*c).to_string(),
                     None => {
@@ -272,7 +272,7 @@ pub fn render(
                 if marked.insert(rep.region_index) {
                     let p = &config.regions.get(rep.region_index);
                     let (x, y) = xy(p.point.latitude, p.point.longitude);
-                    markers.push((rep.region_index, rep.region.clone(), x, y));
+                    markers.push((rep.region_index, rep.region.to_string(), x, y));
                 }
             }
         }

@@ -33,10 +33,10 @@ pub fn status(admin: &Admin, query: Option<&str>) -> serde_json::Value {
         let listed = shown.iter().filter(|s| s.0 == z).map(|s| (s.1, &zone.registries[s.1]));
         let registries: Vec<_> = listed.map(|(r, reg)| {
             let replicas: Vec<_> = reg.replicas.iter().enumerate().map(|(i, rep)| {
-                let key = TargetKey::Replica(zone.name.clone(), reg.name.clone(), rep.region.clone())
+                let key = TargetKey::Replica(zone.name.clone(), reg.name.clone(), rep.region.to_string())
                     .label();
                 json!({
-                    "region": rep.region,
+                    "region": &*rep.region,
                     "global_endpoint_routing": rep.global_endpoint_routing,
                     "weight": rep.weight,
                     "healthy": health.replica_up((z, r, i)),

@@ -1,6 +1,7 @@
-//! The registry index of a zone: registry name → position, an open-addressing table of `u32`
-//! positions (4 bytes a slot, two slots a registry) that hashes with each registry's own seed,
-//! so a zone of a million registries costs 8 MB here and no string is copied.
+//! The registry index of a zone: registry name → position, an open-addressing table of
+//! (position, 32 bits of the name's hash) slots (8 bytes a slot, two to four slots a registry)
+//! that hashes with each registry's own seed: no string is copied, and a slot of another name
+//! is passed over without reading that registry (a lookup reads one registry, the one found).
 
 use super::Registry;
 use std::sync::Arc;
@@ -11,7 +12,12 @@ const EMPTY: u32 = u32::MAX;
 /// duplicates from it) and read by the name index, the views and the health table.
 #[derive(Debug, Clone, Default)]
 pub struct RegistryIndex {
-    slots: Vec<u32>,
+    slots: Vec<(u32, u32)>,
+}
+
+/// The hash bits a slot keeps (the high half: the low half picks the slot).
+fn tag(hash: u64) -> u32 {
+    (hash >> 32) as u32
 }
 
 impl RegistryIndex {
@@ -20,20 +26,20 @@ impl RegistryIndex {
     pub fn build(registries: &[Arc<Registry>]) -> (Self, Vec<(usize, usize)>) {
         let size = (registries.len() * 2).next_power_of_two().max(8);
         let mut index = Self {
-            slots: vec![EMPTY; size],
+            slots: vec![(EMPTY, 0); size],
         };
         let mut duplicates = Vec::new();
         let mask = size - 1;
         for (i, reg) in registries.iter().enumerate() {
             let mut at = reg.seed as usize & mask;
             loop {
-                let slot = index.slots[at];
+                let (slot, t) = index.slots[at];
                 if slot == EMPTY {
-                    index.slots[at] = i as u32;
+                    index.slots[at] = (i as u32, tag(reg.seed));
                     break;
                 }
                 let other = &registries[slot as usize];
-                if other.seed == reg.seed && other.name == reg.name {
+                if t == tag(reg.seed) && other.seed == reg.seed && other.name == reg.name {
                     duplicates.push((i, slot as usize));
                     break;
                 }
@@ -53,13 +59,15 @@ impl RegistryIndex {
         let mask = self.slots.len() - 1;
         let mut at = hash as usize & mask;
         loop {
-            let slot = self.slots[at];
+            let (slot, t) = self.slots[at];
             if slot == EMPTY {
                 return None;
             }
-            let reg = registries.get(slot as usize)?;
-            if reg.seed == hash && reg.name.as_bytes() == name {
-                return Some(slot as usize);
+            if t == tag(hash) {
+                let reg = registries.get(slot as usize)?;
+                if reg.seed == hash && reg.name.as_bytes() == name {
+                    return Some(slot as usize);
+                }
             }
             at = (at + 1) & mask;
         }
@@ -67,6 +75,62 @@ impl RegistryIndex {
 
     /// Bytes held.
     pub fn bytes(&self) -> usize {
-        self.slots.len() * 4
+        self.slots.len() * 8
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::RegistryIndex;
+    use crate::config::{Addresses, Registry, Replica};
+    use std::sync::Arc;
+
+    #[test]
+    fn finds_every_registry_and_reports_duplicates() {
+        let dir = std::env::temp_dir().join(format!("georoute-index-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join("zones")).unwrap();
+        std::fs::create_dir_all(dir.join("geoip")).unwrap();
+        std::fs::copy(
+            concat!(env!("CARGO_MANIFEST_DIR"), "/geoip/regions.yaml"),
+            dir.join("geoip/regions.yaml"),
+        )
+        .unwrap();
+        let mut zone = String::from(
+            "zone: i.test\nsoa: {mname: ns.i.test., rname: h.i.test., refresh: 1, retry: 1, expire: 1, minimum: 1}\nnameservers: [{name: ns.other.test.}]\nregistries:\n",
+        );
+        for r in 0..300 {
+            zone += &format!(
+                "  - {{name: r{r}, home_region: eastus, replicas: [{{region: eastus, addresses: [192.0.2.1]}}]}}\n"
+            );
+        }
+        std::fs::write(dir.join("zones/i.yaml"), &zone).unwrap();
+        let config = crate::config::load(&dir).unwrap();
+        let _ = std::fs::remove_dir_all(&dir);
+        let regs: Vec<Arc<Registry>> = config.zones[0].registries.clone();
+        let (index, duplicates) = RegistryIndex::build(&regs);
+        assert!(duplicates.is_empty());
+        for (i, r) in regs.iter().enumerate() {
+            assert_eq!(index.find(&regs, r.name.as_bytes()), Some(i));
+        }
+        assert_eq!(index.find(&regs, b"r300"), None);
+        assert_eq!(index.find(&regs, b""), None);
+        assert_eq!(index.bytes(), 1024 * 8);
+        let twice: Vec<Arc<Registry>> = regs.iter().chain(&regs[..2]).cloned().collect();
+        assert_eq!(RegistryIndex::build(&twice).1, vec![(300, 0), (301, 1)]);
+    }
+
+    /// The per-registry structures stay compact (docs/scale.md, "Where the memory goes").
+    #[test]
+    fn per_registry_structures_stay_compact() {
+        let sizes = [
+            ("Registry", size_of::<Registry>(), 200),
+            ("Replica", size_of::<Replica>(), 272),
+            ("Addresses", size_of::<Addresses>(), 56),
+        ];
+        for (what, size, most) in sizes {
+            eprintln!("{what}: {size} bytes");
+            assert!(size <= most, "{what} is {size} bytes, more than {most}");
+        }
     }
 }

@@ -4,6 +4,7 @@
 //! `settings.rs` check everything and build the types below. Nothing unvalidated gets out.
 
 pub mod error;
+mod few;
 pub mod fleet;
 mod index;
 pub mod latency;
@@ -18,6 +19,7 @@ mod values;
 mod yaml;
 
 pub use error::{ConfigError, ConfigErrors};
+pub use few::Few;
 pub use index::RegistryIndex;
 pub use load::{load, load_from};
 pub use regions::{Region, RegionCatalog};
@@ -213,10 +215,10 @@ pub struct NameServer {
 /// A set of IPv4 and IPv6 addresses answered as A and AAAA.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Addresses {
-    /// A records.
-    pub v4: Vec<Ipv4Addr>,
-    /// AAAA records.
-    pub v6: Vec<Ipv6Addr>,
+    /// A records (two inline).
+    pub v4: Few<Ipv4Addr, 2>,
+    /// AAAA records (one inline).
+    pub v6: Few<Ipv6Addr, 1>,
 }
 
 impl Addresses {
@@ -298,8 +300,8 @@ pub struct Routing {
 /// One replica.
 #[derive(Debug)]
 pub struct Replica {
-    /// Region name.
-    pub region: String,
+    /// Region name (shared with the catalogue: one copy per region, however many replicas).
+    pub region: Arc<str>,
     /// Index in the region catalogue.
     pub region_index: usize,
     /// Coordinates of the region.

@@ -10,6 +10,7 @@ pub struct RegionCatalog {
     /// Every region, sorted by name.
     pub regions: Vec<Region>,
     index: HashMap<String, usize>,
+    names: Vec<std::sync::Arc<str>>,
 }
 
 impl RegionCatalog {
@@ -21,12 +22,22 @@ impl RegionCatalog {
             .enumerate()
             .map(|(i, r)| (r.name.clone(), i))
             .collect();
-        Self { regions, index }
+        let names = regions.iter().map(|r| r.name.as_str().into()).collect();
+        Self {
+            regions,
+            index,
+            names,
+        }
     }
 
     /// The index of a region by name.
     pub fn find(&self, name: &str) -> Option<usize> {
         self.index.get(name).copied()
+    }
+
+    /// The name of the region at an index, shared (replicas hold this one copy).
+    pub fn name(&self, index: usize) -> std::sync::Arc<str> {
+        self.names[index].clone()
     }
 
     /// The region at an index from [`RegionCatalog::find`].

@@ -248,7 +248,7 @@ fn build_registry(
             );
             continue;
         };
-        if replicas.iter().any(|o| o.region == region) {
+        if replicas.iter().any(|o| *o.region == *region) {
             p.at(
                 &r.region,
                 format!("region {region} appears twice in registry {name}"),
@@ -284,7 +284,7 @@ fn build_registry(
         replicas.push(Replica {
             seed: crate::hash::replica_seed(&region),
             point: regions.get(region_index).point,
-            region,
+            region: regions.name(region_index),
             region_index,
             global_endpoint_routing: r.global_endpoint_routing,
             weight: r.weight.value.clamp(1, 10_000),
@@ -313,7 +313,7 @@ fn build_registry(
     }
     let find_replica = |t: &SpannedText, p: &mut Problems<'_>| {
         let region = t.value.to_ascii_lowercase();
-        let i = replicas.iter().position(|r| r.region == region);
+        let i = replicas.iter().position(|r| *r.region == *region);
         if i.is_none() {
             p.at(
                 t,

@@ -40,6 +40,8 @@ pub struct Outcome {
     pub scope: u8,
     /// The global name's chosen (registry, replica), for the metrics.
     pub chosen: Option<(usize, usize)>,
+    /// The chosen replica's region (catalogue index), for the metrics.
+    pub chosen_region: Option<usize>,
     /// The chosen replica was suspect.
     pub suspect: bool,
     /// What a failback ramp did.
@@ -56,6 +58,7 @@ impl Outcome {
             negative: false,
             scope,
             chosen: None,
+            chosen_region: None,
             suspect: false,
             ramp: crate::route::Ramp::None,
             types: 0,
@@ -69,6 +72,7 @@ impl Outcome {
             negative: true,
             scope,
             chosen: None,
+            chosen_region: None,
             suspect: false,
             ramp: crate::route::Ramp::None,
             types: 0,
@@ -80,8 +84,9 @@ impl Outcome {
         self
     }
 
-    fn chose(mut self, registry: usize, d: &crate::route::Decision) -> Self {
+    fn chose(mut self, registry: usize, region: usize, d: &crate::route::Decision) -> Self {
         self.chosen = Some((registry, d.replica));
+        self.chosen_region = Some(region);
         self.suspect = d.suspect;
         self.ramp = d.ramp;
         self
@@ -364,5 +369,5 @@ fn public_global(
             }
         }
     };
-    outcome.chose(registry, &decision)
+    outcome.chose(registry, reg.replicas[replica].region_index, &decision)
 }

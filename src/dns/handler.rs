@@ -198,6 +198,7 @@ fn respond(
         ..o
     });
     about.chosen = outcome.chosen;
+    about.chosen_region = outcome.chosen_region;
     about.suspect = outcome.suspect;
     about.ramp = outcome.ramp;
     let opt_at = r.finish(outcome.rcode, opt, MAX_UDP_PAYLOAD);

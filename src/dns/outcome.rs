@@ -36,6 +36,8 @@ pub struct About {
     pub view: Option<usize>,
     /// The global name's choice: (registry, replica).
     pub chosen: Option<(usize, usize)>,
+    /// The chosen replica's region (catalogue index).
+    pub chosen_region: Option<usize>,
     /// The choice was a suspect replica (answered with `ttl.suspect`).
     pub suspect: bool,
     /// What a failback ramp did to the choice.

@@ -199,7 +199,7 @@ fn targets(config: &Config, user_agent: &str) -> Result<Vec<Target>, String> {
                     .or_else(|| first.map(|ip| SocketAddr::new(ip, policy.port)));
                 let Some(address) = address else { continue };
                 let key =
-                    TargetKey::Replica(zone.name.clone(), reg.name.clone(), rep.region.clone());
+                    TargetKey::Replica(zone.name.clone(), reg.name.clone(), rep.region.to_string());
                 specs.push((key, policy, url, address));
             }
         }
@@ -748,7 +748,7 @@ fn build_state(
                         let key = TargetKey::Replica(
                             zone.name.clone(),
                             reg.name.clone(),
-                            rep.region.clone(),
+                            rep.region.to_string(),
                         );
                         if let Some(h) = health(fleet.down(&key), records.get(&key)) {
                             state = state.with_replica((z, r, i), h);
@@ -769,7 +769,7 @@ fn build_state(
                 let Some((r, reg)) = config.zones[z].registry(registry) else {
                     continue;
                 };
-                let Some(i) = reg.replicas.iter().position(|p| p.region == *region) else {
+                let Some(i) = reg.replicas.iter().position(|p| *p.region == **region) else {
                     continue;
                 };
                 if let Some(h) = health(None, Some(rec)) {

@@ -130,7 +130,8 @@ impl Metrics {
             counters.view[z][v].fetch_add(1, Relaxed);
         }
         if let (Some(z), Some((r, p))) = (about.zone, about.chosen) {
-            if let Some(c) = counters.chosen(z, r, p) {
+            let region = about.chosen_region.unwrap_or(usize::MAX);
+            if let Some(c) = counters.chosen(z, r, p, region) {
                 c.fetch_add(1, Relaxed);
             }
             if about.suspect {
@@ -186,10 +187,22 @@ pub struct Counters {
     zone: Vec<AtomicU64>,
     /// `[zone][view]`.
     view: Vec<Vec<AtomicU64>>,
-    /// Per zone, global answers by chosen replica: registry `r`'s replicas from
-    /// `offsets[z][r]` on (flat, so a zone of a million registries is two allocations).
-    chosen: Vec<Vec<AtomicU64>>,
-    offsets: Vec<Vec<u32>>,
+    /// Per zone, global answers by what was chosen.
+    chosen: Vec<Chosen>,
+}
+
+/// One zone's global answers by what was chosen.
+#[derive(Debug)]
+enum Chosen {
+    /// By replica: registry `r`'s from `offsets[r]` on (flat: two allocations per zone).
+    Replicas {
+        offsets: Vec<u32>,
+        counts: Vec<AtomicU64>,
+    },
+    /// By the chosen replica's region (catalogue index), for a zone of more than
+    /// [`replicas::PER_REPLICA_SERIES`] replicas: what `/metrics` shows of it, and nothing a
+    /// query touches or a reload rebuilds grows with the zone.
+    Regions(Vec<AtomicU64>),
 }
 
 fn zeros(n: usize) -> Vec<AtomicU64> {
@@ -199,44 +212,60 @@ fn zeros(n: usize) -> Vec<AtomicU64> {
 impl Counters {
     /// Zeroed counters for a configuration.
     pub fn new(config: &Config) -> Self {
-        let offsets: Vec<Vec<u32>> = config
+        let chosen = config
             .zones
             .iter()
             .map(|z| {
+                let replicas: usize = z.registries.iter().map(|r| r.replicas.len()).sum();
+                if replicas > replicas::PER_REPLICA_SERIES {
+                    return Chosen::Regions(zeros(config.regions.regions.len()));
+                }
                 let mut at = 0u32;
-                let mut o: Vec<u32> = Vec::with_capacity(z.registries.len() + 1);
+                let mut offsets: Vec<u32> = Vec::with_capacity(z.registries.len() + 1);
                 for r in &z.registries {
-                    o.push(at);
+                    offsets.push(at);
                     at += r.replicas.len() as u32;
                 }
-                o.push(at);
-                o
+                offsets.push(at);
+                Chosen::Replicas {
+                    offsets,
+                    counts: zeros(at as usize),
+                }
             })
             .collect();
         Self {
             zone: zeros(config.zones.len() + 1),
             view: config.zones.iter().map(|z| zeros(z.views.len())).collect(),
-            chosen: offsets
-                .iter()
-                .map(|o| zeros(o.last().copied().unwrap_or(0) as usize))
-                .collect(),
-            offsets,
+            chosen,
         }
     }
 
-    /// The counter of global answers choosing replica `p` of registry `r` in zone `z`.
-    fn chosen(&self, z: usize, r: usize, p: usize) -> Option<&AtomicU64> {
-        let start = *self.offsets.get(z)?.get(r)? as usize;
-        self.chosen[z].get(start + p)
+    /// The counter of global answers choosing replica `p` (in region `region`) of registry
+    /// `r` in zone `z`.
+    fn chosen(&self, z: usize, r: usize, p: usize, region: usize) -> Option<&AtomicU64> {
+        match self.chosen.get(z)? {
+            Chosen::Replicas { offsets, counts } => counts.get(*offsets.get(r)? as usize + p),
+            Chosen::Regions(counts) => counts.get(region),
+        }
     }
 
-    /// Copies the values of `old` (for `old_config`) into these counters, matching by name.
+    /// Zone `z`'s answers by region, when it is counted that way.
+    fn by_region(&self, z: usize) -> Option<&[AtomicU64]> {
+        match self.chosen.get(z)? {
+            Chosen::Regions(counts) => Some(counts),
+            Chosen::Replicas { .. } => None,
+        }
+    }
+
+    /// Copies the values of `old` (for `old_config`) into these counters, matching by name
+    /// (answers counted by region do not split back into replicas).
     pub fn carry_from(&self, config: &Config, old: &Counters, old_config: &Config) {
         let add = |to: &AtomicU64, from: &AtomicU64| to.fetch_add(from.load(Relaxed), Relaxed);
         add(
             &self.zone[config.zones.len()],
             &old.zone[old_config.zones.len()],
         );
+        let region = |i: usize| config.regions.find(&old_config.regions.regions[i].name);
         for (oz, ozone) in old_config.zones.iter().enumerate() {
             let Some(z) = config.zones.iter().position(|n| n.name == ozone.name) else {
                 continue;
@@ -248,29 +277,63 @@ impl Counters {
                     add(&self.view[z][v], &old.view[oz][ov]);
                 }
             }
-            let (to, from) = (&self.chosen[z], &old.chosen[oz]);
-            for (or, oreg) in ozone.registries.iter().enumerate() {
-                let ostart = old.offsets[oz][or] as usize;
-                // The same registry (a file that did not change) at the same place: its
-                // counters copy across as they are.
-                if let Some(reg) = zone.registries.get(or)
-                    && std::sync::Arc::ptr_eq(reg, oreg)
-                {
-                    let start = self.offsets[z][or] as usize;
-                    for p in 0..reg.replicas.len() {
-                        add(&to[start + p], &from[ostart + p]);
-                    }
-                    continue;
-                }
-                let Some((r, reg)) = zone.registry(&oreg.name) else {
-                    continue;
-                };
-                let start = self.offsets[z][r] as usize;
-                for (op, orep) in oreg.replicas.iter().enumerate() {
-                    if let Some(p) = reg.replicas.iter().position(|n| n.region == orep.region) {
-                        add(&to[start + p], &from[ostart + op]);
+            match (&self.chosen[z], &old.chosen[oz]) {
+                (Chosen::Regions(to), Chosen::Regions(from)) => {
+                    for (i, c) in from.iter().enumerate() {
+                        if let Some(n) = region(i) {
+                            add(&to[n], c);
+                        }
                     }
                 }
+                (Chosen::Regions(to), Chosen::Replicas { counts, .. }) => {
+                    let reps = ozone.registries.iter().flat_map(|r| &r.replicas);
+                    for (rep, c) in reps.zip(counts) {
+                        if let Some(n) = region(rep.region_index) {
+                            add(&to[n], c);
+                        }
+                    }
+                }
+                (Chosen::Replicas { .. }, Chosen::Regions(_)) => {}
+                (
+                    Chosen::Replicas { offsets, counts },
+                    Chosen::Replicas {
+                        offsets: ooffsets,
+                        counts: ocounts,
+                    },
+                ) => carry_replicas(zone, ozone, (offsets, counts), (ooffsets, ocounts)),
+            }
+        }
+    }
+}
+
+/// Carries per-replica counters of one zone by registry and region name.
+fn carry_replicas(
+    zone: &crate::config::Zone,
+    ozone: &crate::config::Zone,
+    (offsets, to): (&[u32], &[AtomicU64]),
+    (ooffsets, from): (&[u32], &[AtomicU64]),
+) {
+    let add = |to: &AtomicU64, from: &AtomicU64| to.fetch_add(from.load(Relaxed), Relaxed);
+    for (or, oreg) in ozone.registries.iter().enumerate() {
+        let ostart = ooffsets[or] as usize;
+        // The same registry (a file that did not change) at the same place: its counters copy
+        // across as they are.
+        if let Some(reg) = zone.registries.get(or)
+            && std::sync::Arc::ptr_eq(reg, oreg)
+        {
+            let start = offsets[or] as usize;
+            for p in 0..reg.replicas.len() {
+                add(&to[start + p], &from[ostart + p]);
+            }
+            continue;
+        }
+        let Some((r, reg)) = zone.registry(&oreg.name) else {
+            continue;
+        };
+        let start = offsets[r] as usize;
+        for (op, orep) in oreg.replicas.iter().enumerate() {
+            if let Some(p) = reg.replicas.iter().position(|n| n.region == orep.region) {
+                add(&to[start + p], &from[ostart + op]);
             }
         }
     }
@@ -356,9 +419,15 @@ pub fn render(
             );
         }
     }
-    let chosen = |z, r, p| counters.chosen(z, r, p).map_or(0, |c| c.load(Relaxed));
-    let replicas = |z: usize| counters.offsets[z].last().copied().unwrap_or(0) as usize;
-    replicas::render(&mut s, config, health, &chosen, &replicas);
+    let chosen = |z, r, p| {
+        let c = counters.chosen(z, r, p, usize::MAX);
+        c.map_or(0, |c| c.load(Relaxed))
+    };
+    let by_region = |z: usize| {
+        let counts = counters.by_region(z)?;
+        Some(counts.iter().map(|c| c.load(Relaxed)).collect())
+    };
+    replicas::render(&mut s, config, health, &chosen, &by_region);
     let v = |c: &AtomicU64| c.load(Relaxed);
     let series = [
         (

@@ -10,6 +10,13 @@ use std::fmt::Write;
 /// by region (`georoute_health_replicas_down`, `georoute_dns_global_answers_by_region_total`).
 pub const PER_REPLICA_SERIES: usize = 10_000;
 
+/// A per-replica family: name, type, help, and its value of replica (zone, registry, index).
+type PerReplica<'a> = (
+    &'a str,
+    &'a str,
+    &'a str,
+    &'a dyn Fn(usize, usize, usize) -> u64,
+);
 /// Per region: (replicas, not healthy, global answers).
 type Sums = (u64, u64, u64);
 /// A summed family: name, type, help, and which sum it shows.
@@ -17,63 +24,59 @@ type Family = (&'static str, &'static str, &'static str, fn(&Sums) -> u64);
 
 /// Writes the per-replica (or per-region) series.
 /// `chosen(z, r, p)` is the global answers that chose replica `p` of registry `r` of zone `z`;
-/// `replicas(z)` the replicas of zone `z`.
+/// `by_region(z)` zone `z`'s answers by region, when it is counted that way (a zone of more
+/// than [`PER_REPLICA_SERIES`] replicas), by catalogue index.
 pub(super) fn render(
     s: &mut String,
     config: &Config,
     health: &HealthState,
     chosen: &dyn Fn(usize, usize, usize) -> u64,
-    replicas: &dyn Fn(usize) -> usize,
+    by_region: &dyn Fn(usize) -> Option<Vec<u64>>,
 ) {
     let head = |s: &mut String, name: &str, kind: &str, help: &str| {
         let _ = writeln!(s, "# HELP {name} {help}\n# TYPE {name} {kind}");
     };
+    let answers: Vec<Option<Vec<u64>>> = (0..config.zones.len()).map(by_region).collect();
     let small: Vec<usize> = (0..config.zones.len())
-        .filter(|&z| replicas(z) <= PER_REPLICA_SERIES)
+        .filter(|&z| answers[z].is_none())
         .collect();
     let large: Vec<usize> = (0..config.zones.len())
-        .filter(|&z| replicas(z) > PER_REPLICA_SERIES)
+        .filter(|&z| answers[z].is_some())
         .collect();
     let label = Label;
-    head(
-        s,
-        "georoute_health_replica_up",
-        "gauge",
-        "1 while the replica and its region are healthy (whatever its routing flag), else 0.",
-    );
-    for &z in &small {
-        let zone = &config.zones[z];
-        for (r, reg) in zone.registries.iter().enumerate() {
-            for (p, rep) in reg.replicas.iter().enumerate() {
-                let _ = writeln!(
-                    s,
-                    "georoute_health_replica_up{{zone=\"{}\",registry=\"{}\",region=\"{}\"}} {}",
-                    label(&zone.name),
-                    label(&reg.name),
-                    label(&rep.region),
-                    u8::from(health.healthy((z, r, p), rep.region_index))
-                );
-            }
-        }
-    }
-    head(
-        s,
-        "georoute_dns_global_answers_total",
-        "counter",
-        "Global-name answers, by the chosen replica's region.",
-    );
-    for &z in &small {
-        let zone = &config.zones[z];
-        for (r, reg) in zone.registries.iter().enumerate() {
-            for (p, rep) in reg.replicas.iter().enumerate() {
-                let _ = writeln!(
-                    s,
-                    "georoute_dns_global_answers_total{{zone=\"{}\",registry=\"{}\",region=\"{}\"}} {}",
-                    label(&zone.name),
-                    label(&reg.name),
-                    label(&rep.region),
-                    chosen(z, r, p)
-                );
+    let up = |z: usize, r: usize, p: usize| {
+        let region = config.zones[z].registries[r].replicas[p].region_index;
+        u64::from(health.healthy((z, r, p), region))
+    };
+    let per_replica: [PerReplica<'_>; 2] = [
+        (
+            "georoute_health_replica_up",
+            "gauge",
+            "1 while the replica and its region are healthy (whatever its routing flag), else 0.",
+            &up,
+        ),
+        (
+            "georoute_dns_global_answers_total",
+            "counter",
+            "Global-name answers, by the chosen replica's region.",
+            chosen,
+        ),
+    ];
+    for (name, kind, help, value) in per_replica {
+        head(s, name, kind, help);
+        for &z in &small {
+            let zone = &config.zones[z];
+            for (r, reg) in zone.registries.iter().enumerate() {
+                for (p, rep) in reg.replicas.iter().enumerate() {
+                    let _ = writeln!(
+                        s,
+                        "{name}{{zone=\"{}\",registry=\"{}\",region=\"{}\"}} {}",
+                        label(&zone.name),
+                        label(&reg.name),
+                        label(&rep.region),
+                        value(z, r, p)
+                    );
+                }
             }
         }
     }
@@ -92,8 +95,10 @@ pub(super) fn render(
                     let slot = &mut sum[rep.region_index];
                     slot.0 += 1;
                     slot.1 += u64::from(!health.healthy((z, r, p), rep.region_index));
-                    slot.2 += chosen(z, r, p);
                 }
+            }
+            for (slot, n) in sum.iter_mut().zip(answers[z].iter().flatten()) {
+                slot.2 = *n;
             }
             (z, sum)
         })

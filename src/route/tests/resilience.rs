@@ -34,7 +34,10 @@ fn regions(names: &[&str]) -> Registry {
 }
 
 fn index(reg: &Registry, name: &str) -> usize {
-    reg.replicas.iter().position(|r| r.region == name).unwrap()
+    reg.replicas
+        .iter()
+        .position(|r| &*r.region == name)
+        .unwrap()
 }
 
 /// Routes 512 client subnets at `from` with `down` replicas down; the regions they reached.
@@ -54,7 +57,7 @@ fn reached(reg: &Registry, from: Option<Point>, down: &[&str]) -> (BTreeSet<Stri
             now_ms: 0,
         };
         let d = choose_for(reg, state, &client).unwrap();
-        seen.insert(reg.replicas[d.replica].region.clone());
+        seen.insert(reg.replicas[d.replica].region.to_string());
         last = Some(d);
     }
     (seen, last.unwrap())

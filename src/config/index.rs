@@ -87,15 +87,6 @@ mod tests {
 
     #[test]
     fn finds_every_registry_and_reports_duplicates() {
-        let dir = std::env::temp_dir().join(format!("georoute-index-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(dir.join("zones")).unwrap();
-        std::fs::create_dir_all(dir.join("geoip")).unwrap();
-        std::fs::copy(
-            concat!(env!("CARGO_MANIFEST_DIR"), "/geoip/regions.yaml"),
-            dir.join("geoip/regions.yaml"),
-        )
-        .unwrap();
         let mut zone = String::from(
             "zone: i.test\nsoa: {mname: ns.i.test., rname: h.i.test., refresh: 1, retry: 1, expire: 1, minimum: 1}\nnameservers: [{name: ns.other.test.}]\nregistries:\n",
         );
@@ -104,9 +95,7 @@ mod tests {
                 "  - {{name: r{r}, home_region: eastus, replicas: [{{region: eastus, addresses: [192.0.2.1]}}]}}\n"
             );
         }
-        std::fs::write(dir.join("zones/i.yaml"), &zone).unwrap();
-        let config = crate::config::load(&dir).unwrap();
-        let _ = std::fs::remove_dir_all(&dir);
+        let config = crate::config::load_test_zones("index", &[("i.yaml", zone)]);
         let regs: Vec<Arc<Registry>> = config.zones[0].registries.clone();
         let (index, duplicates) = RegistryIndex::build(&regs);
         assert!(duplicates.is_empty());

@@ -425,3 +425,24 @@ pub struct RegionHealthSettings {
     /// Region name → (URL, policy).
     pub probes: BTreeMap<String, (String, String)>,
 }
+
+/// Loads a configuration of the shipped region catalogue and the given zone files
+/// (`zones/<name>`, contents), from a folder made for it and removed after (unit tests).
+#[cfg(test)]
+pub(crate) fn load_test_zones(tag: &str, zones: &[(&str, String)]) -> Config {
+    let dir = std::env::temp_dir().join(format!("georoute-{tag}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(dir.join("zones")).unwrap();
+    std::fs::create_dir_all(dir.join("geoip")).unwrap();
+    std::fs::copy(
+        concat!(env!("CARGO_MANIFEST_DIR"), "/geoip/regions.yaml"),
+        dir.join("geoip/regions.yaml"),
+    )
+    .unwrap();
+    for (file, text) in zones {
+        std::fs::write(dir.join("zones").join(file), text).unwrap();
+    }
+    let config = load(&dir).unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+    config
+}

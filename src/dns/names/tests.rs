@@ -7,29 +7,18 @@ use crate::dns::wire::to_wire;
 /// Two zones sharing the parent `example.test`, one registry each (the first with a name server
 /// host inside the zone), loaded from real files.
 fn index() -> (NameIndex, Vec<crate::config::Zone>) {
-    let dir = std::env::temp_dir().join(format!("georoute-names-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(dir.join("zones")).unwrap();
-    std::fs::create_dir_all(dir.join("geoip")).unwrap();
-    std::fs::copy(
-        concat!(env!("CARGO_MANIFEST_DIR"), "/geoip/regions.yaml"),
-        dir.join("geoip/regions.yaml"),
-    )
-    .unwrap();
-    for (file, zone, ns) in [
+    let zones: Vec<(&str, String)> = [
         ("a.yaml", "a.example.test", "ns1.a.example.test"),
         ("b.yaml", "b.example.test", "ns.other.test"),
-    ] {
-        std::fs::write(
-            dir.join("zones").join(file),
-            format!(
-                "zone: {zone}\nsoa: {{mname: {ns}., rname: h.{zone}., refresh: 1, retry: 1, expire: 1, minimum: 1}}\nnameservers: [{{name: {ns}., addresses: [192.0.2.1]}}]\nregistries:\n  - name: reg\n    home_region: eastus\n    replicas: [{{region: eastus, addresses: [192.0.2.10]}}]\n"
-            ),
-        )
-        .unwrap();
-    }
-    let config = crate::config::load(&dir).unwrap();
-    let _ = std::fs::remove_dir_all(&dir);
+    ]
+    .into_iter()
+    .map(|(file, zone, ns)| {
+        (file, format!(
+            "zone: {zone}\nsoa: {{mname: {ns}., rname: h.{zone}., refresh: 1, retry: 1, expire: 1, minimum: 1}}\nnameservers: [{{name: {ns}., addresses: [192.0.2.1]}}]\nregistries:\n  - name: reg\n    home_region: eastus\n    replicas: [{{region: eastus, addresses: [192.0.2.10]}}]\n"
+        ))
+    })
+    .collect();
+    let config = crate::config::load_test_zones("names", &zones);
     (NameIndex::build(&config), config.zones)
 }
 

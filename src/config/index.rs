@@ -113,8 +113,8 @@ mod tests {
     #[test]
     fn per_registry_structures_stay_compact() {
         let sizes = [
-            ("Registry", size_of::<Registry>(), 200),
-            ("Replica", size_of::<Replica>(), 272),
+            ("Registry", size_of::<Registry>(), 192),
+            ("Replica", size_of::<Replica>(), 264),
             ("Addresses", size_of::<Addresses>(), 56),
         ];
         for (what, size, most) in sizes {

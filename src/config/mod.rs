@@ -272,8 +272,8 @@ pub struct Registry {
     pub default_order: Vec<usize>,
     /// Routing knobs.
     pub routing: Routing,
-    /// Probe policy name.
-    pub probe: String,
+    /// Probe policy name (shared by every registry and replica naming the same policy).
+    pub probe: Arc<str>,
     /// Replicas in file order.
     pub replicas: Vec<Replica>,
 }
@@ -320,8 +320,8 @@ pub struct Replica {
     pub probe_url: String,
     /// Where the probe connects.
     pub probe_address: Option<SocketAddr>,
-    /// Probe policy name.
-    pub probe: String,
+    /// Probe policy name (shared by every registry and replica naming the same policy).
+    pub probe: Arc<str>,
 }
 
 /// A split-horizon view.

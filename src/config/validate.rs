@@ -237,7 +237,7 @@ fn build_registry(
     ] {
         ttl(t, p, what);
     }
-    let registry_probe = policy_name(spec.probe.as_ref(), "default", policies, p);
+    let registry_probe = policy_name(spec.probe.as_ref(), &default_policy(), policies, p);
     let mut replicas: Vec<Replica> = Vec::with_capacity(spec.replicas.len());
     for r in spec.replicas {
         let region = r.region.value.to_ascii_lowercase();
@@ -520,20 +520,29 @@ pub fn check_across_zones(zones: &[(PathBuf, Zone)], found: &mut Vec<ConfigError
     }
 }
 
+/// The policy named, else `fallback` (shared: a million replicas of the default policy hold
+/// one copy of its name).
 fn policy_name(
     given: Option<&SpannedText>,
-    fallback: &str,
+    fallback: &Arc<str>,
     policies: &BTreeMap<String, ProbePolicy>,
     p: &mut Problems<'_>,
-) -> String {
+) -> Arc<str> {
     match given {
         Some(t) if !policies.contains_key(&t.value) => {
             p.at(t, format!("unknown probe policy {:?}", t.value));
-            fallback.to_string()
+            fallback.clone()
         }
-        Some(t) => t.value.clone(),
-        None => fallback.to_string(),
+        Some(t) if *t.value == **fallback => fallback.clone(),
+        Some(t) => t.value.as_str().into(),
+        None => fallback.clone(),
     }
+}
+
+/// The name of the policy a registry without `probe:` uses.
+fn default_policy() -> Arc<str> {
+    static DEFAULT: std::sync::LazyLock<Arc<str>> = std::sync::LazyLock::new(|| "default".into());
+    DEFAULT.clone()
 }
 
 fn ttl(t: &serde_saphyr::Spanned<u32>, p: &mut Problems<'_>, what: &str) {

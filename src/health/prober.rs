@@ -176,7 +176,7 @@ fn targets(config: &Config, user_agent: &str) -> Result<Vec<Target>, String> {
     for zone in config.zones.iter().filter(|_| probing) {
         for reg in &zone.registries {
             for rep in &reg.replicas {
-                let policy = config.policies.get(&rep.probe);
+                let policy = config.policies.get(&*rep.probe);
                 // Not probed: no target (and nothing built for it, however large the zone).
                 if policy.is_some_and(|p| p.kind == ProbeKindSpec::None) {
                     continue;

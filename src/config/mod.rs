@@ -430,7 +430,9 @@ pub struct RegionHealthSettings {
 /// (`zones/<name>`, contents), from a folder made for it and removed after (unit tests).
 #[cfg(test)]
 pub(crate) fn load_test_zones(tag: &str, zones: &[(&str, String)]) -> Config {
-    let dir = std::env::temp_dir().join(format!("georoute-{tag}-{}", std::process::id()));
+    static CALLS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let call = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let dir = std::env::temp_dir().join(format!("georoute-{tag}-{}-{call}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(dir.join("zones")).unwrap();
     std::fs::create_dir_all(dir.join("geoip")).unwrap();

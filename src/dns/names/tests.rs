@@ -84,3 +84,55 @@ fn names_entries_and_enclosing_zones() {
     // The name server host outside every zone is not indexed at all.
     assert_eq!(index.get(&zones, &to_wire("ns.other.test")), None);
 }
+
+/// Every name `names_of` lists is found as itself, and nothing it does not list is an empty
+/// non-terminal of the zone.
+#[test]
+fn every_listed_name_is_found_as_itself() {
+    let (index, zones) = index();
+    for z in 0..zones.len() {
+        let names = index.names_of(&zones, z);
+        assert!(names.len() >= 7, "{names:?}");
+        for (wire, entry) in names {
+            assert_eq!(index.get(&zones, &wire), Some((z, entry)), "{wire:?}");
+        }
+    }
+}
+
+/// A zone inside another (`geo.example.test` inside `example.test`): a name below the inner
+/// apex is the inner zone's alone, as DNS has it, even where the outer zone's registries
+/// would have a regional name there.
+#[test]
+fn the_nearest_apex_owns_a_name() {
+    let zone = |apex: &str, registries: &str| {
+        format!(
+            "zone: {apex}\nsoa: {{mname: ns.other.test., rname: h.other.test., refresh: 1, retry: 1, expire: 1, minimum: 1}}\nnameservers: [{{name: ns.other.test.}}]\nregistries:\n{registries}"
+        )
+    };
+    let reg = "  - {name: reg, home_region: eastus, replicas: [{region: eastus, addresses: [192.0.2.10]}]}\n";
+    let config = crate::config::load_test_zones(
+        "nested",
+        &[
+            ("outer.yaml", zone("example.test", reg)),
+            ("inner.yaml", zone("geo.example.test", "  []\n")),
+        ],
+    );
+    let index = NameIndex::build(&config);
+    let zones = &config.zones;
+    let at = |name: &str| {
+        let wire = to_wire(name);
+        (index.get(zones, &wire), index.enclosing_zone(&wire))
+    };
+    let outer = zones.iter().position(|z| z.name == "example.test").unwrap();
+    let inner = 1 - outer;
+    assert_eq!(
+        at("reg.example.test"),
+        (Some((outer, Entry::Global { registry: 0 })), Some(outer))
+    );
+    assert_eq!(
+        at("geo.example.test"),
+        (Some((inner, Entry::Apex)), Some(inner))
+    );
+    assert_eq!(at("reg.eastus.geo.example.test"), (None, Some(inner)));
+    assert_eq!(at("eastus.geo.example.test"), (None, Some(inner)));
+}

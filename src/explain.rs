@@ -42,7 +42,7 @@ pub fn explain(
         ),
         None => writeln!(s, "client:   {client} (no ECS)"),
     };
-    match snap.names.get(&snap.config.zones, &wire) {
+    match snap.names.get(&snap.config, &wire) {
         None => {
             let _ = writeln!(
                 s,

@@ -38,7 +38,7 @@ fn subnets() -> Vec<IpAddr> {
 fn names(snap: &Snapshot) -> Vec<(String, bool)> {
     let mut out: Vec<(String, bool)> = snap
         .names
-        .names_of(&snap.config.zones, 0)
+        .names_of(&snap.config, 0)
         .into_iter()
         .map(|(wire, e)| {
             let global = matches!(e, Entry::Global { .. });

@@ -6,7 +6,7 @@ use super::spec::{
     GeoIpFile, ProbesFile, RegionCatalogFile, RegionsHealthFile, RegistriesFile, ZoneFile,
 };
 use super::stamp::{FileStamp, file_identity};
-use super::yaml::{parse_file, parse_text, read_text};
+use super::yaml::{ReadError, parse_file, parse_text, read_text};
 use super::{Config, RegionUse, Registry, Zone, settings, validate};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -28,9 +28,12 @@ pub fn load_from(
     trust_identity: bool,
 ) -> Result<Config, ConfigErrors> {
     let mut found = Vec::new();
+    // What a registry's validation reads besides its own file: the catalogue and the policies.
+    let mut registry_context = 0;
 
     let catalog_path = dir.join("geoip").join("regions.yaml");
-    let catalog: Option<RegionCatalogFile> = parse_file(&catalog_path, &mut found);
+    let catalog: Option<RegionCatalogFile> =
+        parse_hashed(&catalog_path, &mut registry_context, &mut found);
     let regions = catalog
         .map(|c| settings::build_catalog(&catalog_path, c, &mut found))
         .unwrap_or_default();
@@ -60,7 +63,8 @@ pub fn load_from(
             }
         } else if path.file_name().is_some_and(|n| n == "regions.yaml") {
             region_health = parse_file::<RegionsHealthFile>(&path, &mut found).map(|f| (path, f));
-        } else if let Some(f) = parse_file::<ProbesFile>(&path, &mut found) {
+        } else if let Some(f) = parse_hashed::<ProbesFile>(&path, &mut registry_context, &mut found)
+        {
             policy_files.push((path, f));
         }
     }
@@ -70,7 +74,6 @@ pub fn load_from(
         None => Default::default(),
     };
 
-    let registry_context = context_hash(dir);
     let previous = previous.filter(|p| p.registry_context == registry_context && p.dir == dir);
 
     let mut zones = Vec::new();
@@ -119,16 +122,11 @@ pub fn load_from(
                 Some(part)
             })
             .collect();
-        let identity = file_identity(path);
-        let text = read_text(path).map_err(|e| found.push(e.at(path))).ok();
-        let stamp = FileStamp {
-            identity,
-            hash: text
-                .as_deref()
-                .map_or(0, |t| crate::hash::hash_bytes(t.as_bytes())),
-        };
-        let file = text.and_then(|t| parse_text::<ZoneFile>(path, &t, &mut found));
-        if let Some(file) = file {
+        let read = read_stamped(path).map_err(|e| found.push(e.at(path))).ok();
+        let parsed = read.and_then(|(text, stamp)| {
+            parse_text::<ZoneFile>(path, &text, &mut found).map(|f| (f, stamp))
+        });
+        if let Some((file, stamp)) = parsed {
             let mut problems = Problems::new(path, &mut found);
             let zone =
                 validate::build_zone(dir, file, stamp, parts, &regions, &policies, &mut problems);
@@ -168,7 +166,6 @@ fn read_part(
     policies: &std::collections::BTreeMap<String, super::ProbePolicy>,
     found: &mut Vec<ConfigError>,
 ) -> Option<(validate::Part, bool)> {
-    let identity = file_identity(&path);
     let old = before.map(|(z, f)| {
         let span = z.spans[f].start as usize..z.spans[f].end as usize;
         (z.stamps[f], (&z.registries[span], &z.uses[f]))
@@ -184,21 +181,17 @@ fn read_part(
     };
     if let Some((stamp, regs)) = old
         && trust_identity
-        && identity.is_some()
-        && stamp.identity == identity
+        && stamp.identity.is_some()
+        && stamp.identity == file_identity(&path)
     {
         return Some(reuse(stamp, regs));
     }
-    let text = match read_text(&path) {
-        Ok(t) => t,
+    let (text, stamp) = match read_stamped(&path) {
+        Ok(read) => read,
         Err(e) => {
             found.push(e.at(&path));
             return None;
         }
-    };
-    let stamp = FileStamp {
-        identity,
-        hash: crate::hash::hash_bytes(text.as_bytes()),
     };
     if let Some((old, regs)) = old
         && old.hash == stamp.hash
@@ -219,23 +212,27 @@ fn read_part(
     Some((part, false))
 }
 
-/// A hash of the files a registry's validation reads besides its own (the region catalogue
-/// and the probe policies), names and contents.
-fn context_hash(dir: &Path) -> u64 {
-    let mut files = vec![dir.join("geoip").join("regions.yaml")];
-    if let Ok(entries) = std::fs::read_dir(dir.join("probes")) {
-        let mut probes: Vec<PathBuf> = entries.flatten().map(|e| e.path()).collect();
-        probes.sort();
-        files.extend(probes);
-    }
-    let mut h = 0u64;
-    for f in files {
-        let bytes = std::fs::read(&f).unwrap_or_default();
-        let one = crate::hash::hash_bytes(f.as_os_str().as_encoded_bytes())
-            ^ crate::hash::hash_bytes(&bytes);
-        h = crate::hash::mix64(h ^ one);
-    }
-    h
+/// A file's text (within the size limit) and its stamp: the identity is taken before the
+/// read, so a change during the read shows as a new identity on the next look.
+fn read_stamped(path: &Path) -> Result<(String, FileStamp), ReadError> {
+    let identity = file_identity(path);
+    let text = read_text(path)?;
+    let hash = crate::hash::hash_bytes(text.as_bytes());
+    Ok((text, FileStamp { identity, hash }))
+}
+
+/// Parses one file like `parse_file`, folding its name and content into `context`.
+fn parse_hashed<T: serde::de::DeserializeOwned>(
+    path: &Path,
+    context: &mut u64,
+    found: &mut Vec<ConfigError>,
+) -> Option<T> {
+    let (text, stamp) = read_stamped(path)
+        .map_err(|e| found.push(e.at(path)))
+        .ok()?;
+    let name = crate::hash::hash_bytes(path.as_os_str().as_encoded_bytes());
+    *context = crate::hash::mix64(*context ^ name ^ stamp.hash);
+    parse_text(path, &text, found)
 }
 
 /// The `*.yaml`/`*.yml` files of a folder, sorted. Hidden entries (such as the `..data` folder of

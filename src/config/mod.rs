@@ -118,6 +118,13 @@ pub struct Zone {
     pub uses: Vec<RegionUse>,
 }
 
+/// Which file of a zone defines registry `r`, given each file's span of registries.
+fn file_of(spans: &[std::ops::Range<u32>], r: usize) -> usize {
+    spans
+        .partition_point(|s| s.end as usize <= r)
+        .min(spans.len().saturating_sub(1))
+}
+
 /// The regions a file's registries have names in, by catalogue index (what makes
 /// `<region>.geo.<zone>` and `<region>.data.<zone>` exist), kept per file so an unchanged file
 /// is not walked again.
@@ -155,9 +162,7 @@ impl Zone {
 
     /// The file that defines registry `r`.
     pub fn source_of(&self, r: usize) -> &Path {
-        let r = r as u32;
-        let f = self.spans.partition_point(|s| s.end <= r);
-        self.files.get(f).unwrap_or(&self.files[0])
+        &self.files[file_of(&self.spans, r)]
     }
 }
 

@@ -119,7 +119,7 @@ pub fn build_zone(
         uses.push(part.uses);
     }
     let (index, duplicates) = RegistryIndex::build(&registries);
-    let file_of = |r: usize| files[spans.partition_point(|s| s.end as usize <= r)].as_path();
+    let file_of = |r: usize| files[super::file_of(&spans, r)].as_path();
     for (later, first) in duplicates {
         let (a, b) = (&registries[later], &registries[first]);
         let place = if file_of(later) == file_of(first) {

@@ -152,7 +152,7 @@ fn respond(
     key.copy_from_slice(q.qname);
     key.make_ascii_lowercase();
 
-    let (zone_index, entry) = match snap.names.get(&snap.config.zones, key) {
+    let (zone_index, entry) = match snap.names.get(&snap.config, key) {
         Some(found) => (found.0, Some(found.1)),
         None => match snap.names.enclosing_zone(key) {
             Some(z) => (z, None),

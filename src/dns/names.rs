@@ -64,8 +64,6 @@ pub struct ZoneNames {
 pub struct NameIndex {
     /// Per zone, in config order.
     pub zones: Vec<ZoneNames>,
-    /// The catalogue's region names, in catalogue order.
-    regions: Vec<Box<[u8]>>,
 }
 
 /// Room for any name written by [`write_replica_name`] (longer than a legal name, so a configuration
@@ -109,19 +107,7 @@ impl NameIndex {
                 names
             })
             .collect();
-        let regions = config
-            .regions
-            .regions
-            .iter()
-            .map(|r| r.name.as_bytes().into())
-            .collect();
-        Self { zones, regions }
-    }
-
-    /// Whether `flags` (per catalogue region) is set for the region labelled `label`.
-    fn region_flag(&self, flags: &[bool], label: &[u8]) -> bool {
-        let at = self.regions.iter().position(|r| &r[..] == label);
-        at.is_some_and(|i| flags[i])
+        Self { zones }
     }
 
     /// The zone whose apex is the name or its nearest ancestor among the apexes.
@@ -139,11 +125,12 @@ impl NameIndex {
         }
     }
 
-    /// The entry of a lower-case wire name; `zones` is the configuration's zones.
-    pub fn get(&self, zones: &[Zone], wire: &[u8]) -> Option<(usize, Entry)> {
+    /// The entry of a lower-case wire name in `config`, the configuration this index was built
+    /// from.
+    pub fn get(&self, config: &Config, wire: &[u8]) -> Option<(usize, Entry)> {
         let z = self.zone_of(wire)?;
         let names = &self.zones[z];
-        let zone = &zones[z];
+        let zone = &config.zones[z];
         let relative = &wire[..wire.len() - names.apex.len()];
         if relative.is_empty() {
             return Some((z, Entry::Apex));
@@ -166,11 +153,17 @@ impl NameIndex {
             return Some((z, entry));
         }
         // The empty non-terminals above replica names: `geo`, `<region>.geo` (and data).
+        let region = |flags: &[bool], label: &[u8]| {
+            let found = std::str::from_utf8(label)
+                .ok()
+                .and_then(|l| config.regions.find(l));
+            found.is_some_and(|i| flags[i])
+        };
         let exists = match (count, labels) {
             (1, [GEO, ..]) => names.geo.contains(&true),
             (1, [DATA, ..]) => names.data.contains(&true),
-            (2, [region, GEO, _]) => self.region_flag(&names.geo, region),
-            (2, [region, DATA, _]) => self.region_flag(&names.data, region),
+            (2, [label, GEO, _]) => region(&names.geo, label),
+            (2, [label, DATA, _]) => region(&names.data, label),
             _ => false,
         };
         exists.then_some((z, Entry::Empty))
@@ -184,9 +177,9 @@ impl NameIndex {
 
     /// Every name of a zone (wire form, lower case) with its entry, in no particular order
     /// (built on demand: for the signature warm-up and tests, not for queries).
-    pub fn names_of(&self, zones: &[Zone], z: usize) -> Vec<(Vec<u8>, Entry)> {
+    pub fn names_of(&self, config: &Config, z: usize) -> Vec<(Vec<u8>, Entry)> {
         let names = &self.zones[z];
-        let zone = &zones[z];
+        let zone = &config.zones[z];
         let mut out = vec![(names.apex.clone(), Entry::Apex)];
         let mut seen: std::collections::HashSet<Vec<u8>> = Default::default();
         let mut push = |out: &mut Vec<(Vec<u8>, Entry)>, name: Vec<u8>, entry| {
@@ -197,11 +190,7 @@ impl NameIndex {
         let mut buf: NameBuf = [0; 512];
         for (r, reg) in zone.registries.iter().enumerate() {
             let global = Entry::Global { registry: r };
-            push(
-                &mut out,
-                [&[reg.name.len() as u8], reg.name.as_bytes(), &names.apex].concat(),
-                global,
-            );
+            push(&mut out, global_name(reg, &names.apex), global);
             for p in 0..reg.replicas.len() {
                 let (registry, replica) = (r, p);
                 if reg.regional_endpoints {
@@ -223,8 +212,8 @@ impl NameIndex {
                 push(&mut out, parent.clone(), Entry::Empty);
             }
             for (region, _) in flags.iter().enumerate().filter(|(_, f)| **f) {
-                let label = &self.regions[region];
-                let name = [&[label.len() as u8], &label[..], &parent].concat();
+                let label = config.regions.get(region).name.as_bytes();
+                let name = [&[label.len() as u8], label, &parent].concat();
                 push(&mut out, name, Entry::Empty);
             }
         }
@@ -267,6 +256,11 @@ fn registry_entry(zone: &Zone, labels: &[&[u8]], count: usize) -> Option<Entry> 
         }
         _ => None,
     }
+}
+
+/// A registry's global name (its label, then the apex), wire form.
+pub fn global_name(reg: &Registry, apex: &[u8]) -> Vec<u8> {
+    [&[reg.name.len() as u8], reg.name.as_bytes(), apex].concat()
 }
 
 /// Writes a replica's regional (`kind` = `geo`) or data name into `buf`: the registry's label,

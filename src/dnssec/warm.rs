@@ -11,7 +11,7 @@
 
 use super::sign::presign;
 use crate::config::{Addresses, GlobalAnswer};
-use crate::dns::names::{Entry, NameBuf, write_replica_name};
+use crate::dns::names::{Entry, NameBuf, global_name, write_replica_name};
 use crate::dns::wire::{build_dnssec_query, name_text, rtype};
 use crate::dns::{Request, Transport, handle};
 use crate::state::Serving;
@@ -29,17 +29,14 @@ pub struct Warmed {
     pub signatures: u64,
 }
 
-fn address_sets(a: &Addresses) -> [(u16, Vec<Vec<u8>>); 2] {
-    [
-        (
-            rtype::A,
-            a.v4.iter().map(|ip| ip.octets().to_vec()).collect(),
-        ),
-        (
-            rtype::AAAA,
-            a.v6.iter().map(|ip| ip.octets().to_vec()).collect(),
-        ),
-    ]
+/// Signs the A and the AAAA RRset of `owner` with `addresses`.
+fn presign_addresses(signing: &super::Signing, owner: &[u8], ttl: u32, addresses: &Addresses) {
+    let v4: Vec<[u8; 4]> = addresses.v4.iter().map(|ip| ip.octets()).collect();
+    let v6: Vec<[u8; 16]> = addresses.v6.iter().map(|ip| ip.octets()).collect();
+    let v4: Vec<&[u8]> = v4.iter().map(|o| &o[..]).collect();
+    let v6: Vec<&[u8]> = v6.iter().map(|o| &o[..]).collect();
+    presign(signing, owner, rtype::A, ttl, &v4);
+    presign(signing, owner, rtype::AAAA, ttl, &v6);
 }
 
 /// A signed zone of at most this many names is warmed whole. A larger one warms its apex and
@@ -102,31 +99,19 @@ pub fn warm_with(serving: &Serving, whole: usize) -> Warmed {
                 .map(|n| n.network()),
         );
         let zone_names = &snap.names.zones[z];
-        let names: Vec<(Vec<u8>, Entry)> = if name_count(zone) <= whole {
-            snap.names.names_of(&snap.config.zones, z)
+        let large = name_count(zone) > whole;
+        let names: Vec<(Vec<u8>, Entry)> = if large {
+            let registries = zone.registries.iter().enumerate();
+            std::iter::once((zone_names.apex.clone(), Entry::Apex))
+                .chain(registries.map(|(registry, reg)| {
+                    (
+                        global_name(reg, &zone_names.apex),
+                        Entry::Global { registry },
+                    )
+                }))
+                .collect()
         } else {
-            let mut names = vec![(zone_names.apex.clone(), Entry::Apex)];
-            let mut buf: NameBuf = [0; 512];
-            for (registry, reg) in zone.registries.iter().enumerate() {
-                let global = [
-                    &[reg.name.len() as u8],
-                    reg.name.as_bytes(),
-                    &zone_names.apex,
-                ]
-                .concat();
-                names.push((global, Entry::Global { registry }));
-                // Each CNAME target's addresses, as a global answer carries them.
-                if reg.global_answer == GlobalAnswer::Cname {
-                    for (i, rep) in reg.replicas.iter().enumerate() {
-                        let target = write_replica_name(&mut buf, reg, i, b"geo", &zone_names.apex);
-                        for (t, set) in address_sets(&rep.addresses) {
-                            let datas: Vec<&[u8]> = set.iter().map(Vec::as_slice).collect();
-                            presign(signing, target, t, reg.ttl_regional, &datas);
-                        }
-                    }
-                }
-            }
-            names
+            snap.names.names_of(&snap.config, z)
         };
         for (name, entry) in &names {
             // TXT stands for any type that is not there: its NODATA answer.
@@ -148,23 +133,26 @@ pub fn warm_with(serving: &Serving, whole: usize) -> Warmed {
                 }
             }
         }
-        // The global name's answer for every replica, at both TTLs.
+        // The global name's answer for every replica, at both TTLs (and, in a large zone,
+        // where the regional names are not warmed, each CNAME target's addresses).
+        let mut target: NameBuf = [0; 512];
         for reg in &zone.registries {
-            let global = crate::dns::wire::to_wire(&format!("{}.{}", reg.name, zone.name));
-            for ttl in [reg.ttl_global, reg.ttl_suspect] {
-                for (i, rep) in reg.replicas.iter().enumerate() {
-                    match reg.global_answer {
-                        GlobalAnswer::Cname => {
-                            let mut buf: NameBuf = [0; 512];
-                            let target =
-                                write_replica_name(&mut buf, reg, i, b"geo", &zone_names.apex);
+            let global = global_name(reg, &zone_names.apex);
+            for (i, rep) in reg.replicas.iter().enumerate() {
+                match reg.global_answer {
+                    GlobalAnswer::Cname => {
+                        let target =
+                            write_replica_name(&mut target, reg, i, b"geo", &zone_names.apex);
+                        for ttl in [reg.ttl_global, reg.ttl_suspect] {
                             presign(signing, &global, rtype::CNAME, ttl, &[target]);
                         }
-                        GlobalAnswer::Address => {
-                            for (t, set) in address_sets(&rep.addresses) {
-                                let datas: Vec<&[u8]> = set.iter().map(Vec::as_slice).collect();
-                                presign(signing, &global, t, ttl, &datas);
-                            }
+                        if large {
+                            presign_addresses(signing, target, reg.ttl_regional, &rep.addresses);
+                        }
+                    }
+                    GlobalAnswer::Address => {
+                        for ttl in [reg.ttl_global, reg.ttl_suspect] {
+                            presign_addresses(signing, &global, ttl, &rep.addresses);
                         }
                     }
                 }

@@ -127,7 +127,7 @@ impl Lateness {
     const WINDOW_S: u64 = 10;
 
     /// Moves to the window of `now` (time since the prober started).
-    fn roll(&self, now: Duration) -> u64 {
+    fn roll(&self, now: Duration) {
         use std::sync::atomic::Ordering::Relaxed;
         let w = now.as_secs() / Self::WINDOW_S;
         let seen = self.window.load(Relaxed);
@@ -141,7 +141,6 @@ impl Lateness {
             self.previous_ms
                 .store(if w == seen + 1 { last } else { 0 }, Relaxed);
         }
-        w
     }
 
     fn observe(&self, late: Duration, now: Duration) {
@@ -650,7 +649,7 @@ impl Prober {
     /// started late over the last 10 to 20 s, for `/status` (a zone larger than one instance
     /// can probe says so here, and in `georoute_probe_late_recent_seconds`).
     pub fn schedule(&self) -> Value {
-        let late = self.lateness.recent(self.started.elapsed());
+        let late = self.late_recent();
         json!({
             "targets": self.targets.lock().unwrap_or_else(|e| e.into_inner()).len(),
             "probing": self.enabled,
@@ -662,11 +661,6 @@ impl Prober {
     /// The most any probe started late over the last 10 to 20 s.
     pub fn late_recent(&self) -> Duration {
         self.lateness.recent(self.started.elapsed())
-    }
-
-    /// Every probe's state, for `/status`.
-    pub fn status(&self) -> Value {
-        self.status_where(|_| true)
     }
 
     /// The state of the probes whose key `wanted` accepts, for `/status`.

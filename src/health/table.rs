@@ -92,11 +92,6 @@ impl HealthState {
         self
     }
 
-    /// How many replicas have an entry that is not the default.
-    pub fn entries(&self) -> usize {
-        self.replicas.len()
-    }
-
     /// Marks regions down (a failing region probe), by catalogue index.
     pub fn with_regions_down(mut self, regions: impl IntoIterator<Item = usize>) -> Self {
         for r in regions {

@@ -130,8 +130,7 @@ impl Metrics {
             counters.view[z][v].fetch_add(1, Relaxed);
         }
         if let (Some(z), Some((r, p))) = (about.zone, about.chosen) {
-            let region = about.chosen_region.unwrap_or(usize::MAX);
-            if let Some(c) = counters.chosen(z, r, p, region) {
+            if let Some(c) = counters.chosen(z, r, p, about.chosen_region) {
                 c.fetch_add(1, Relaxed);
             }
             if about.suspect {
@@ -242,10 +241,10 @@ impl Counters {
 
     /// The counter of global answers choosing replica `p` (in region `region`) of registry
     /// `r` in zone `z`.
-    fn chosen(&self, z: usize, r: usize, p: usize, region: usize) -> Option<&AtomicU64> {
+    fn chosen(&self, z: usize, r: usize, p: usize, region: Option<usize>) -> Option<&AtomicU64> {
         match self.chosen.get(z)? {
             Chosen::Replicas { offsets, counts } => counts.get(*offsets.get(r)? as usize + p),
-            Chosen::Regions(counts) => counts.get(region),
+            Chosen::Regions(counts) => counts.get(region?),
         }
     }
 
@@ -420,7 +419,7 @@ pub fn render(
         }
     }
     let chosen = |z, r, p| {
-        let c = counters.chosen(z, r, p, usize::MAX);
+        let c = counters.chosen(z, r, p, None);
         c.map_or(0, |c| c.load(Relaxed))
     };
     let by_region = |z: usize| {

@@ -84,7 +84,17 @@ pub fn with_files(mut fp: Fingerprint, files: impl IntoIterator<Item = PathBuf>)
 
 /// Loads and validates the configuration and builds a snapshot of it.
 pub fn load_snapshot(dir: &std::path::Path, generation: u64) -> Result<Snapshot, Error> {
-    let config = crate::config::load(dir)?;
+    load_snapshot_from(dir, None, false, generation)
+}
+
+/// [`load_snapshot`], reusing what `previous` validated (see [`crate::config::load_from`]).
+fn load_snapshot_from(
+    dir: &std::path::Path,
+    previous: Option<&crate::config::Config>,
+    trust_identity: bool,
+    generation: u64,
+) -> Result<Snapshot, Error> {
+    let config = crate::config::load_from(dir, previous, trust_identity)?;
     Snapshot::build(config, generation).map_err(Error::Geo)
 }
 
@@ -102,18 +112,14 @@ pub fn reload(
     let mut parts = (0, 0);
     let result = (|| {
         let generation = old.generation + 1;
-        let config = crate::config::load_from(&old.config.dir, Some(&old.config), trust_identity)
-            .map_err(Error::Config);
-        if let Ok(c) = &config {
-            parts = c.parts_read;
-        }
-        let snapshot = config
-            .and_then(|c| Snapshot::build(c, generation).map_err(Error::Geo))
+        let dir = &old.config.dir;
+        let snapshot = load_snapshot_from(dir, Some(&old.config), trust_identity, generation)
             .map_err(|e| match e {
                 // The errors themselves, one per line (each file:line:col).
                 Error::Config(errors) => errors.to_string(),
                 other => other.to_string(),
             })?;
+        parts = snapshot.config.parts_read;
         let lost: Vec<String> = old
             .config
             .zone_files

@@ -6,7 +6,7 @@ use crate::dns::wire::to_wire;
 
 /// Two zones sharing the parent `example.test`, one registry each (the first with a name server
 /// host inside the zone), loaded from real files.
-fn index() -> (NameIndex, Vec<crate::config::Zone>) {
+fn index() -> (NameIndex, crate::config::Config) {
     let zones: Vec<(&str, String)> = [
         ("a.yaml", "a.example.test", "ns1.a.example.test"),
         ("b.yaml", "b.example.test", "ns.other.test"),
@@ -19,12 +19,12 @@ fn index() -> (NameIndex, Vec<crate::config::Zone>) {
     })
     .collect();
     let config = crate::config::load_test_zones("names", &zones);
-    (NameIndex::build(&config), config.zones)
+    (NameIndex::build(&config), config)
 }
 
 #[test]
 fn names_entries_and_enclosing_zones() {
-    let (index, zones) = index();
+    let (index, config) = index();
     let regional = Entry::Regional {
         registry: 0,
         replica: 0,
@@ -76,25 +76,25 @@ fn names_entries_and_enclosing_zones() {
     ];
     for (name, entry, zone) in table {
         let wire = to_wire(name);
-        assert_eq!(index.get(&zones, &wire), entry, "{name:?}");
+        assert_eq!(index.get(&config, &wire), entry, "{name:?}");
         if entry.is_none() {
             assert_eq!(index.enclosing_zone(&wire), zone, "{name:?}");
         }
     }
     // The name server host outside every zone is not indexed at all.
-    assert_eq!(index.get(&zones, &to_wire("ns.other.test")), None);
+    assert_eq!(index.get(&config, &to_wire("ns.other.test")), None);
 }
 
 /// Every name `names_of` lists is found as itself, and nothing it does not list is an empty
 /// non-terminal of the zone.
 #[test]
 fn every_listed_name_is_found_as_itself() {
-    let (index, zones) = index();
-    for z in 0..zones.len() {
-        let names = index.names_of(&zones, z);
+    let (index, config) = index();
+    for z in 0..config.zones.len() {
+        let names = index.names_of(&config, z);
         assert!(names.len() >= 7, "{names:?}");
         for (wire, entry) in names {
-            assert_eq!(index.get(&zones, &wire), Some((z, entry)), "{wire:?}");
+            assert_eq!(index.get(&config, &wire), Some((z, entry)), "{wire:?}");
         }
     }
 }
@@ -118,12 +118,15 @@ fn the_nearest_apex_owns_a_name() {
         ],
     );
     let index = NameIndex::build(&config);
-    let zones = &config.zones;
     let at = |name: &str| {
         let wire = to_wire(name);
-        (index.get(zones, &wire), index.enclosing_zone(&wire))
+        (index.get(&config, &wire), index.enclosing_zone(&wire))
     };
-    let outer = zones.iter().position(|z| z.name == "example.test").unwrap();
+    let outer = config
+        .zones
+        .iter()
+        .position(|z| z.name == "example.test")
+        .unwrap();
     let inner = 1 - outer;
     assert_eq!(
         at("reg.example.test"),
